@@ -1,0 +1,230 @@
+"""triage.toml: read and validated once at the edge, every problem named at once."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.errors import ConfigError
+
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+CV_RESOURCE_ID_RE = re.compile(
+    r"^/subscriptions/(?P<sub>[0-9a-fA-F-]{36})/resourceGroups/(?P<rg>[^/]+)"
+    r"/providers/Microsoft\.CognitiveServices/accounts/(?P<account>[^/]+)$",
+    re.IGNORECASE,
+)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Target(Section):
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME_RE.match(v):
+            raise ValueError("use letters, digits, '-', '_' or '.', at most 63 characters")
+        return v
+
+
+class CustomVisionTarget(Target):
+    """A Custom Vision training resource."""
+
+    endpoint: str
+    auth: Literal["key", "entra"] = "key"
+    training_key_env: str | None = None
+    resource_id: str | None = None
+    subscription_id: str | None = None
+    resource_group: str | None = None
+    account_name: str | None = None
+    region: str | None = None
+    projects: list[str] = []
+    timeout_s: float = Field(default=20.0, gt=0, le=300)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("must be a URL like https://<resource>.cognitiveservices.azure.com")
+        return v.rstrip("/")
+
+    @field_validator("training_key_env")
+    @classmethod
+    def _env_name(cls, v: str | None) -> str | None:
+        if v is not None and not ENV_NAME_RE.match(v):
+            raise ValueError("name the environment variable that holds the key (e.g. CV_TRAINING_KEY), not the key itself")
+        return v
+
+    @field_validator("resource_id")
+    @classmethod
+    def _resource_id(cls, v: str | None) -> str | None:
+        if v is not None and not CV_RESOURCE_ID_RE.match(v):
+            raise ValueError(
+                "expected /subscriptions/<uuid>/resourceGroups/<rg>/providers/Microsoft.CognitiveServices/accounts/<name>"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _auth_and_id(self) -> "CustomVisionTarget":
+        if self.auth == "key" and not self.training_key_env:
+            raise ValueError("auth = 'key' needs training_key_env (the environment variable holding the training key)")
+        if not self.resource_id and not (self.subscription_id and self.resource_group and self.account_name):
+            raise ValueError("give resource_id, or subscription_id + resource_group + account_name")
+        return self
+
+    @property
+    def full_resource_id(self) -> str:
+        if self.resource_id:
+            return self.resource_id
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.CognitiveServices/accounts/{self.account_name}"
+        )
+
+    @property
+    def subscription(self) -> str:
+        m = CV_RESOURCE_ID_RE.match(self.full_resource_id)
+        return m.group("sub") if m else (self.subscription_id or "")
+
+
+class AzureMLTarget(Target):
+    """An Azure ML workspace; credentials come from DefaultAzureCredential."""
+
+    subscription_id: str
+    resource_group: str
+    workspace: str
+    region: str | None = None
+    endpoints: list[str] = []
+    timeout_s: float = Field(default=30.0, gt=0, le=300)
+
+    @field_validator("subscription_id")
+    @classmethod
+    def _sub(cls, v: str) -> str:
+        if not UUID_RE.match(v):
+            raise ValueError("expected a subscription ID (a UUID such as 00000000-0000-0000-0000-000000000000)")
+        return v
+
+    @property
+    def workspace_resource_id(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace}"
+        )
+
+
+class RekognitionTarget(Target):
+    """An AWS region (and optional profile) with Custom Labels projects; boto3's default chain."""
+
+    region: str
+    profile: str | None = None
+    projects: list[str] = []
+    endpoint_url: str | None = None
+    s3_endpoint_url: str | None = None
+    timeout_s: float = Field(default=30.0, gt=0, le=300)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        if not re.match(r"^[a-z]{2}(-[a-z]+)+-\d$", v):
+            raise ValueError("expected an AWS region such as us-east-1")
+        return v
+
+
+class Defaults(Section):
+    lang: Literal["en", "ja"] = "en"
+    subscription_id: str | None = None
+    """The subscription support tickets are filed from (checked against Resource IDs)."""
+
+
+class StoreSection(Section):
+    path: str | None = None
+
+
+class Config(Section):
+    defaults: Defaults = Defaults()
+    store: StoreSection = StoreSection()
+    customvision: list[CustomVisionTarget] = []
+    azureml: list[AzureMLTarget] = []
+    rekognition: list[RekognitionTarget] = []
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "Config":
+        for kind in ("customvision", "azureml", "rekognition"):
+            names = [t.name for t in getattr(self, kind)]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{kind}: duplicate target name(s) {dupes}")
+        return self
+
+    def targets(self, service: str) -> list[Target]:
+        return list(getattr(self, service))
+
+    def db_path(self) -> Path:
+        if self.store.path:
+            return Path(self.store.path).expanduser()
+        return Path(platformdirs.user_data_dir("triage")) / "triage.db"
+
+
+class Settings:
+    """The validated config plus the environment it was read with: the only place secrets are looked up."""
+
+    def __init__(self, config: Config, env: Mapping[str, str], path: Path | None = None) -> None:
+        self.config = config
+        self.env = dict(env)
+        self.path = path
+
+    def secret(self, env_name: str) -> str:
+        value = self.env.get(env_name, "")
+        if not value:
+            raise ConfigError(f"environment variable {env_name} is not set", hint="export it before running triage")
+        return value
+
+
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def parse(text: str, *, source: str = "triage.toml") -> Config:
+    """Parse TOML text into a Config; every problem is listed in one ConfigError."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{source}: invalid TOML: {e}") from None
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as e:
+        problems = [f"  {_loc(err['loc'])}: {err['msg'].removeprefix('Value error, ')}" for err in e.errors()]
+        raise ConfigError(f"{source}: {len(problems)} problem(s):\n" + "\n".join(problems)) from None
+
+
+def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Load from --config, else TRIAGE_CONFIG, else ./triage.toml if present, else an empty config."""
+    env = os.environ if env is None else env
+    chosen = path or env.get("TRIAGE_CONFIG")
+    if chosen is None and Path("triage.toml").is_file():
+        chosen = "triage.toml"
+    if chosen is None:
+        return Settings(Config(), env, None)
+    p = Path(chosen).expanduser()
+    if not p.is_file():
+        raise ConfigError(f"{p}: config file not found", hint="pass --config PATH or set TRIAGE_CONFIG")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not UTF-8 text") from None
+    return Settings(parse(text, source=str(p)), env, p)

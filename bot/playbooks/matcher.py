@@ -1,0 +1,207 @@
+"""One-pass matcher: every playbook's codes, messages and patterns scanned at once with an RE2 set."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import re2
+
+from bot.playbooks.model import Playbook, service_matches
+
+# An exact documented code outranks a message string, which outranks a generic pattern.
+WEIGHTS = {"code": 90, "message": 70, "status": 55, "pattern": 50, "context": 0}
+EXTRA_SPEC_BONUS, EXTRA_SPEC_CAP, CONTEXT_BONUS = 3, 9, 3
+MAX_EVIDENCE = 5
+MAX_LINE_CHARS = 400
+CHUNK_BYTES = 1 << 20
+
+_WORD = re.compile(r"\w")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _token_regex(token: str) -> str:
+    """A code or status as a whole token, case-sensitive."""
+    left = r"\b" if _WORD.match(token[0]) else ""
+    right = r"\b" if _WORD.match(token[-1]) else ""
+    return f"(?-i){left}{re.escape(token)}{right}"
+
+
+def _message_regex(message: str) -> str:
+    """A literal message, case-insensitive, tolerant of spacing (none needed around Japanese)."""
+    parts = message.split()
+    out = [re.escape(parts[0])]
+    for prev, nxt in zip(parts, parts[1:]):
+        ascii_join = prev[-1].isascii() and nxt[0].isascii()
+        out.append(r"\s+" if ascii_join else r"[\s\x{3000}]*")
+        out.append(re.escape(nxt))
+    return "(?i)" + "".join(out)
+
+
+@dataclass(frozen=True)
+class Spec:
+    playbook: int
+    kind: str
+    text: str
+    regex: str
+
+
+@dataclass
+class Hit:
+    """Where one spec matched: up to MAX_EVIDENCE (line number, raw line) pairs."""
+
+    lines: list[tuple[int, bytes]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Found:
+    """A playbook the engine stands behind for this input."""
+
+    playbook: Playbook
+    score: int
+    evidence: tuple[tuple[int, str], ...]
+    kinds: tuple[str, ...]
+
+
+@dataclass
+class ScanResult:
+    found: list[Found]
+    bytes: int
+    lines: int
+
+
+class Engine:
+    """All playbooks compiled into one RE2 set; `scan` reads the input once."""
+
+    def __init__(self, playbooks: Iterable[Playbook], service: str | None = None) -> None:
+        self.playbooks = [pb for pb in playbooks if service_matches(service, pb.service)]
+        self.by_id = {pb.id: i for i, pb in enumerate(self.playbooks)}
+        self.specs: list[Spec] = []
+        for i, pb in enumerate(self.playbooks):
+            m = pb.match
+            self.specs += [Spec(i, "code", t, _token_regex(t)) for t in m.codes]
+            self.specs += [Spec(i, "message", t, _message_regex(t)) for t in m.messages]
+            self.specs += [Spec(i, "status", t, _token_regex(t)) for t in m.statuses]
+            self.specs += [Spec(i, "pattern", t, t) for t in m.patterns]
+            self.specs += [Spec(i, "context", t, t) for t in m.context]
+        options = re2.Options()
+        options.max_mem = 256 << 20
+        self._set = re2.Set.SearchSet(options)
+        for spec in self.specs:
+            self._set.Add(spec.regex.encode("utf-8"))
+        if self.specs:
+            self._set.Compile()
+        self._compiled: dict[int, object] = {}
+        # Parents before children, so a branch can build on its parent's score.
+        self._order = sorted(range(len(self.playbooks)), key=lambda i: self._depth(i))
+
+    def _depth(self, i: int) -> int:
+        depth, pb = 0, self.playbooks[i]
+        while pb.refines is not None and pb.refines in self.by_id:
+            depth, pb = depth + 1, self.playbooks[self.by_id[pb.refines]]
+        return depth
+
+    def _regex(self, n: int):
+        if n not in self._compiled:
+            self._compiled[n] = re2.compile(self.specs[n].regex.encode("utf-8"))
+        return self._compiled[n]
+
+    def scan(self, stream: BinaryIO) -> ScanResult:
+        """Read the stream once in chunks; match every spec of every playbook together."""
+        hits: dict[int, Hit] = {}
+        total = newlines = 0
+        last = b""
+        for chunk in _chunks(stream):
+            total += len(chunk)
+            last = chunk[-1:]
+            if self.specs:
+                for n in self._set.Match(chunk) or ():
+                    hit = hits.setdefault(n, Hit())
+                    if len(hit.lines) < MAX_EVIDENCE:
+                        self._collect(n, chunk, newlines, hit)
+            newlines += chunk.count(b"\n")
+        lines = newlines + (1 if total and last != b"\n" else 0)
+        return ScanResult(self._rank(hits), total, lines)
+
+    def _collect(self, n: int, chunk: bytes, base_line: int, hit: Hit) -> None:
+        seen = {line for line, _ in hit.lines}
+        for m in self._regex(n).finditer(chunk):
+            pos = m.start()
+            line_no = base_line + chunk.count(b"\n", 0, pos) + 1
+            if line_no in seen:
+                continue
+            start = chunk.rfind(b"\n", 0, pos) + 1
+            end = chunk.find(b"\n", pos)
+            hit.lines.append((line_no, chunk[start : end if end >= 0 else len(chunk)]))
+            seen.add(line_no)
+            if len(hit.lines) >= MAX_EVIDENCE:
+                return
+
+    def _rank(self, hits: dict[int, Hit]) -> list[Found]:
+        per_playbook: dict[int, list[int]] = {}
+        for n in hits:
+            per_playbook.setdefault(self.specs[n].playbook, []).append(n)
+        found: dict[int, Found] = {}
+        for i in self._order:
+            pb = self.playbooks[i]
+            spec_ids = per_playbook.get(i, [])
+            matching = [n for n in spec_ids if self.specs[n].kind != "context"]
+            if not matching:
+                continue
+            parent = self._matched_ancestor(i, found)
+            has_context = any(self.specs[n].kind == "context" for n in spec_ids)
+            if pb.match.requires_context and not has_context and parent is None:
+                continue
+            kinds = tuple(sorted({self.specs[n].kind for n in matching}, key=lambda k: -WEIGHTS[k]))
+            score = WEIGHTS[kinds[0]] + min(EXTRA_SPEC_CAP, EXTRA_SPEC_BONUS * (len(matching) - 1))
+            score += CONTEXT_BONUS if has_context else 0
+            evidence = {line: raw for n in spec_ids for line, raw in hits[n].lines}
+            if parent is not None:
+                # A more specific branch outranks its parent when both match.
+                score = max(score, parent.score + 1)
+                evidence.update({line: text.encode() for line, text in parent.evidence})
+            found[i] = Found(pb, min(score, 100), _evidence(evidence), kinds)
+        return sorted(found.values(), key=lambda f: (-f.score, -self._depth(self.by_id[f.playbook.id]), f.playbook.id))
+
+    def _matched_ancestor(self, i: int, found: dict[int, Found]) -> Found | None:
+        pb = self.playbooks[i]
+        while pb.refines is not None and pb.refines in self.by_id:
+            j = self.by_id[pb.refines]
+            if j in found:
+                return found[j]
+            pb = self.playbooks[j]
+        return None
+
+
+def _evidence(lines: dict[int, bytes]) -> tuple[tuple[int, str], ...]:
+    out = []
+    for line_no in sorted(lines)[:MAX_EVIDENCE]:
+        text = _CONTROL.sub("", lines[line_no].decode("utf-8", "replace").rstrip("\r"))
+        if len(text) > MAX_LINE_CHARS:
+            text = text[: MAX_LINE_CHARS - 1] + "…"
+        out.append((line_no, text))
+    return tuple(out)
+
+
+def _chunks(stream: BinaryIO) -> Iterator[bytes]:
+    """Chunks of about CHUNK_BYTES that end on a line break when there is one."""
+    carry = b""
+    while True:
+        block = stream.read(CHUNK_BYTES)
+        if not block:
+            if carry:
+                yield carry
+            return
+        data = carry + block
+        cut = data.rfind(b"\n")
+        if cut < 0 and len(data) < 4 * CHUNK_BYTES:
+            carry = data  # one long line: keep reading, but not without bound
+            continue
+        if cut < 0:
+            yield data
+            carry = b""
+        else:
+            yield data[: cut + 1]
+            carry = data[cut + 1 :]

@@ -1,0 +1,159 @@
+"""Validated playbook models: one YAML file under playbooks/ becomes one Playbook."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bot.playbooks.fields import TICKET_FIELDS
+
+SERVICES = ("customvision", "azureml", "azureml-endpoint", "azureml-job", "rekognition")
+"""Service names for --service and config; `azureml` covers both Azure ML areas."""
+
+Service = Literal["customvision", "azureml", "azureml-endpoint", "azureml-job", "rekognition"]
+Lang = Literal["en", "ja"]
+
+ID_RE = re.compile(r"^(customvision|azureml|rekognition)(\.[A-Za-z0-9_]+)+$")
+
+
+def service_for_id(playbook_id: str) -> str:
+    """The service a playbook ID belongs to, by its prefix."""
+    if playbook_id.startswith("azureml.endpoint."):
+        return "azureml-endpoint"
+    if playbook_id.startswith("azureml.job."):
+        return "azureml-job"
+    return playbook_id.split(".", 1)[0]
+
+
+def service_matches(selected: str | None, service: str) -> bool:
+    """True when a playbook of `service` belongs to the --service selection."""
+    if selected is None or selected == service:
+        return True
+    return selected == "azureml" and service.startswith("azureml")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Text(Strict):
+    """A text in both languages."""
+
+    en: str = Field(min_length=1)
+    ja: str = Field(min_length=1)
+
+    def get(self, lang: str) -> str:
+        return self.ja if lang == "ja" else self.en
+
+
+class Step(Strict):
+    """One thing to do, in order; `run` is a command or API call to copy."""
+
+    en: str = Field(min_length=1)
+    ja: str = Field(min_length=1)
+    run: str | None = None
+
+    def get(self, lang: str) -> str:
+        text = self.ja if lang == "ja" else self.en
+        return f"{text}\n    $ {self.run}" if self.run else text
+
+
+class Match(Strict):
+    """What makes a playbook match.
+
+    codes: documented error codes, matched as whole tokens, case-sensitive (strongest).
+    messages: literal message strings, case-insensitive, whitespace-tolerant.
+    statuses: status values (TRAINING_FAILED, Failed…), whole tokens, case-sensitive.
+    patterns: RE2 regular expressions for real log output (weakest).
+    context: RE2 expressions that never match alone but support a match; with
+    requires_context, the playbook only matches when a context line or its parent matched.
+    """
+
+    codes: list[str] = []
+    messages: list[str] = []
+    statuses: list[str] = []
+    patterns: list[str] = []
+    context: list[str] = []
+    requires_context: bool = False
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "Match":
+        if not (self.codes or self.messages or self.statuses or self.patterns):
+            raise ValueError("needs at least one of codes, messages, statuses, patterns")
+        if self.requires_context and not self.context:
+            raise ValueError("requires_context is set but context is empty")
+        return self
+
+    @field_validator("codes", "messages", "statuses", "patterns", "context")
+    @classmethod
+    def _no_blank(cls, values: list[str]) -> list[str]:
+        for v in values:
+            if not v.strip():
+                raise ValueError("blank entry")
+            if "\n" in v:
+                raise ValueError("entries match within one line; remove the newline")
+        return values
+
+
+class Source(Strict):
+    """Where the playbook's knowledge comes from, and what was decided."""
+
+    seed: str | None = None
+    section: str | None = None
+    lines: str | None = None
+    url: str | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _has_origin(self) -> "Source":
+        if not (self.seed or self.url):
+            raise ValueError("a source names a seed file or a url")
+        return self
+
+
+class Example(Strict):
+    """A realistic input that must match this playbook first."""
+
+    text: str = Field(min_length=1)
+    note: str | None = None
+
+
+class Playbook(Strict):
+    id: str
+    service: Service
+    severity: Literal["critical", "error", "warning", "info"]
+    retryable: bool
+    refines: str | None = None
+    title: Text
+    summary: Text
+    match: Match
+    steps: list[Step] = Field(min_length=1)
+    collect: list[str] = []
+    source: list[Source] = Field(min_length=1)
+    examples: list[Example] = Field(min_length=1)
+
+    @field_validator("id")
+    @classmethod
+    def _id_scheme(cls, v: str) -> str:
+        if not ID_RE.match(v):
+            raise ValueError("id must look like <service>.<area>.<condition>[.<branch>], e.g. azureml.endpoint.ERR_2200")
+        return v
+
+    @field_validator("collect")
+    @classmethod
+    def _known_fields(cls, values: list[str]) -> list[str]:
+        unknown = [v for v in values if v not in TICKET_FIELDS]
+        if unknown:
+            raise ValueError(f"unknown ticket field(s) {unknown}; known fields are in bot/playbooks/fields.py")
+        return values
+
+    @model_validator(mode="after")
+    def _service_agrees(self) -> "Playbook":
+        expected = service_for_id(self.id)
+        if self.service != expected:
+            raise ValueError(f"service is {self.service!r} but id {self.id!r} belongs to {expected!r}")
+        if self.refines == self.id:
+            raise ValueError("a playbook cannot refine itself")
+        return self

@@ -1,0 +1,49 @@
+"""Dependencies point inward: only bot/slack imports Slack, only bot/providers import cloud SDKs."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+BOT = Path(__file__).resolve().parent.parent / "bot"
+RULES = {
+    "slack_bolt": "slack",
+    "slack_sdk": "slack",
+    "boto3": "providers",
+    "botocore": "providers",
+    "azure": "providers",
+    "requests": "providers",
+}
+FILES = sorted(BOT.rglob("*.py"))
+
+
+def imported_roots(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(BOT)))
+def test_imports_stay_in_their_room(path):
+    room = path.relative_to(BOT).parts[0]
+    for module in imported_roots(path) & RULES.keys():
+        assert room == RULES[module], f"{path.relative_to(BOT)} imports {module}; only bot/{RULES[module]}/ may"
+
+
+def test_nothing_deeper_reads_the_environment():
+    allowed = {"config.py", "cli.py"}
+    offenders = []
+    for path in FILES:
+        rel = path.relative_to(BOT)
+        if rel.name in allowed and len(rel.parts) == 1 or rel.parts[0] == "slack" and rel.name == "app.py":
+            continue
+        if "os.environ" in path.read_text(encoding="utf-8") or "getenv(" in path.read_text(encoding="utf-8"):
+            offenders.append(str(rel))
+    assert offenders == []

@@ -1,0 +1,154 @@
+"""`triage diagnose` and `triage playbooks` end to end, through the real console entry point."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTRACT_MATCH_KEYS = {"id", "title", "service", "score", "evidence", "retryable", "steps"}
+
+
+def run(args: list[str], stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, cwd=ROOT, timeout=120)
+
+
+def run_main(capsys, monkeypatch, args: list[str], stdin: bytes = b"") -> tuple[int, str, str]:
+    """In-process run of the entry point with a real stdin byte stream."""
+    import io
+
+    class FakeStdin(io.TextIOWrapper):
+        def isatty(self) -> bool:
+            return False
+
+    monkeypatch.setattr(sys, "stdin", FakeStdin(io.BytesIO(stdin)))
+    with pytest.raises(SystemExit) as e:
+        main(args)
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    return e.value.code or 0, out.out, out.err
+
+
+def test_issue_example_liveness_probe(capsys, monkeypatch):
+    text = "ResourceNotReady: User container has crashed or terminated: Liveness probe failed\n"
+    code, out, err = run_main(capsys, monkeypatch, ["diagnose", "--json", "-"], text.encode())
+    assert code == 0, err
+    doc = json.loads(out)
+    assert set(doc) == {"matches", "input"}
+    assert doc["input"] == {"bytes": len(text.encode()), "lines": 1}
+    best = doc["matches"][0]
+    assert set(best) == CONTRACT_MATCH_KEYS
+    assert best["id"].startswith("azureml.endpoint.ERR_2200")
+    assert best["evidence"] == [{"line": 1, "text": text.strip()}]
+    assert isinstance(best["score"], int) and isinstance(best["retryable"], bool)
+    assert all(isinstance(s, str) and s for s in best["steps"])
+    scores = [m["score"] for m in doc["matches"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_unrelated_stack_trace_gives_no_match_and_exit_0(capsys, monkeypatch):
+    trace = (
+        "Traceback (most recent call last):\n"
+        '  File "/app/main.py", line 12, in <module>\n'
+        "    main()\n"
+        '  File "/app/main.py", line 9, in main\n'
+        "    print(prices['banana'])\n"
+        "KeyError: 'banana'\n"
+    )
+    code, out, _ = run_main(capsys, monkeypatch, ["diagnose", "--json", "-"], trace.encode())
+    assert code == 0
+    assert json.loads(out) == {"matches": [], "input": {"bytes": len(trace), "lines": 6}}
+
+
+def test_text_output_explains_and_redacts(capsys, monkeypatch):
+    code, out, _ = run_main(capsys, monkeypatch, ["diagnose", str(ROOT / "examples" / "endpoint-crash.log")])
+    assert code == 0
+    assert "ERR_2200" in out and "What to do" in out and "retry:" in out
+    assert "line 5:" in out
+    assert "ZmFrZWtleWZha2Vr" not in out  # the AccountKey in the sample never reaches the terminal
+
+
+def test_japanese_output(capsys, monkeypatch):
+    code, out, _ = run_main(capsys, monkeypatch, ["diagnose", "--lang", "ja", "-"], "ERR_2200".encode())
+    assert code == 0
+    assert "対処手順" in out and "ユーザー コンテナー" in out
+
+
+def test_top_and_service_options(capsys, monkeypatch):
+    text = b"ResourceNotReady: User container has crashed or terminated: Liveness probe failed\n"
+    _, out, _ = run_main(capsys, monkeypatch, ["diagnose", "--json", "--top", "1", "-"], text)
+    assert len(json.loads(out)["matches"]) == 1
+    _, out, _ = run_main(capsys, monkeypatch, ["diagnose", "--json", "--service", "rekognition", "-"], text)
+    assert json.loads(out)["matches"] == []
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["diagnose", "/no/such/file.log"], "no such file"),
+        (["diagnose", "/"], "not a regular file"),
+        (["diagnose", "--service", "gcp", "-"], "Invalid value for '--service'"),
+        (["diagnose", "--lang", "fr", "-"], "Invalid value for '--lang'"),
+        (["diagnose", "--top", "0", "-"], "Invalid value for '--top'"),
+        (["frobnicate"], "No such command 'frobnicate'"),
+        (["playbooks", "show", "azureml.endpoint.ERR_2201"], "did you mean"),
+    ],
+)
+def test_bad_input_gets_a_clear_message_not_a_trace(capsys, monkeypatch, args, message):
+    code, out, err = run_main(capsys, monkeypatch, args)
+    assert code != 0
+    assert message in err
+    assert "Traceback" not in err + out
+
+
+def test_binary_garbage_on_stdin(capsys, monkeypatch):
+    code, out, err = run_main(capsys, monkeypatch, ["diagnose", "--json", "-"], bytes(range(256)) * 1000)
+    assert code == 0, err
+    assert json.loads(out)["input"]["bytes"] == 256_000
+
+
+def test_console_script_and_module_entry_points():
+    r = run(["diagnose", "--json", "-"], b"ERR_2200: User container has crashed\\terminated\n")
+    assert r.returncode == 0, r.stderr.decode()
+    assert json.loads(r.stdout)["matches"][0]["id"] == "azureml.endpoint.ERR_2200"
+    r = run(["--help"])
+    assert b"diagnose" in r.stdout and b"playbooks" in r.stdout
+
+
+def test_playbooks_list_json_and_lint(capsys, monkeypatch):
+    code, out, _ = run_main(capsys, monkeypatch, ["playbooks", "list", "--json"])
+    items = json.loads(out)
+    assert code == 0 and all(set(i) == {"id", "service", "title"} for i in items)
+    assert "azureml.endpoint.ERR_2200" in {i["id"] for i in items}
+    code, out, err = run_main(capsys, monkeypatch, ["playbooks", "lint"])
+    assert code == 0, err
+    assert out.startswith("ok: ")
+
+
+def test_lint_fails_on_a_broken_file_naming_file_and_field(capsys, monkeypatch, pb_dir):
+    f = pb_dir / "azureml" / "endpoint.ERR_2200.yaml"
+    f.write_text(f.read_text(encoding="utf-8").replace("severity: error", "severity: loud"), encoding="utf-8")
+    code, _, err = run_main(capsys, monkeypatch, ["playbooks", "lint", "--dir", str(pb_dir)])
+    assert code == 1
+    assert "endpoint.ERR_2200.yaml" in err and "severity" in err
+
+
+def test_lint_fails_when_an_example_matches_another_playbook_first(capsys, monkeypatch, pb_dir):
+    f = pb_dir / "azureml" / "endpoint.ERR_2200.yaml"
+    f.write_text(f.read_text(encoding="utf-8").replace(
+        '  - text: "ERR_2200: User container has crashed\\\\terminated"', '  - text: "all quiet here"'), encoding="utf-8")
+    code, _, err = run_main(capsys, monkeypatch, ["playbooks", "lint", "--dir", str(pb_dir)])
+    assert code == 1
+    assert "azureml.endpoint.ERR_2200: examples[0]: matches no playbook" in err
+
+
+def test_playbook_show(capsys, monkeypatch):
+    code, out, _ = run_main(capsys, monkeypatch, ["playbooks", "show", "azureml.endpoint.ERR_2200"])
+    assert code == 0
+    assert "az ml online-deployment get-logs" in out and "001_333958d5e1e6422d.txt" in out

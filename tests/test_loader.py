@@ -1,0 +1,84 @@
+"""Playbook files load into validated models; a broken file names the file and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.errors import PlaybookError
+from bot.playbooks import load_all
+
+ERR = "endpoint.ERR_2200.yaml"
+
+
+def _edit(pb_dir: Path, old: str, new: str) -> None:
+    f = pb_dir / "azureml" / ERR
+    text = f.read_text(encoding="utf-8")
+    assert old in text
+    f.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_valid_copy_loads(pb_dir):
+    (pb,) = load_all(pb_dir)
+    assert pb.id == "azureml.endpoint.ERR_2200"
+    assert pb.match.codes == ["ERR_2200"]
+
+
+@pytest.mark.parametrize(
+    "old,new,field",
+    [
+        ("retryable: false", "retryable: false\nflavour: spicy", "flavour: Extra inputs are not permitted"),
+        ("severity: error", "severity: apocalyptic", "severity:"),
+        ("  ja: \"ユーザー コンテナーがクラッシュまたは終了しました (ERR_2200 / ResourceNotReady)\"\n", "", "title.ja: Field required"),
+        ("codes: [ERR_2200]", "codes: [ERR_2200]\n  flags: [x]", "match.flags"),
+        ("service: azureml-endpoint", "service: rekognition", "belongs to 'azureml-endpoint'"),
+        ("collect: [subscription_id", "collect: [favourite_colour, subscription_id", "collect: Value error, unknown ticket field"),
+        ("    - '\\(ResourceNotReady\\)'", "    - '(?<=x)lookbehind'", "match.patterns[0]: not a valid RE2 expression"),
+        ("id: azureml.endpoint.ERR_2200", "id: Azure ML error", "id: Value error, id must look like"),
+    ],
+)
+def test_broken_file_names_file_and_field(pb_dir, old, new, field):
+    _edit(pb_dir, old, new)
+    with pytest.raises(PlaybookError) as e:
+        load_all(pb_dir)
+    message = str(e.value)
+    assert ERR in message, message
+    assert field in message, message
+
+
+def test_invalid_yaml_names_the_line(pb_dir):
+    _edit(pb_dir, "retryable: false", "retryable: [false")
+    with pytest.raises(PlaybookError, match=r"endpoint\.ERR_2200\.yaml: line \d+: invalid YAML"):
+        load_all(pb_dir)
+
+
+def test_file_name_must_match_id(pb_dir):
+    (pb_dir / "azureml" / ERR).rename(pb_dir / "azureml" / "err2200.yaml")
+    with pytest.raises(PlaybookError, match="file name must be 'endpoint.ERR_2200.yaml'"):
+        load_all(pb_dir)
+
+
+def test_unknown_parent_and_cycles(pb_dir):
+    _edit(pb_dir, "retryable: false", "retryable: false\nrefines: azureml.endpoint.ERR_9999")
+    with pytest.raises(PlaybookError, match="refines: no playbook has id 'azureml.endpoint.ERR_9999'"):
+        load_all(pb_dir)
+
+
+def test_duplicate_ids(pb_dir):
+    src = pb_dir / "azureml" / ERR
+    other = pb_dir / "azureml" / "sub"
+    other.mkdir()
+    (other.parent / "copy").mkdir()
+    (pb_dir / "azureml" / "copy" / ERR).write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(PlaybookError, match="already defined"):
+        load_all(pb_dir)
+
+
+def test_not_a_mapping_and_not_utf8(pb_dir):
+    (pb_dir / "azureml" / ERR).write_text("- just\n- a list\n", encoding="utf-8")
+    with pytest.raises(PlaybookError, match="expected a mapping"):
+        load_all(pb_dir)
+    (pb_dir / "azureml" / ERR).write_bytes(b"id: \xff\xfe")
+    with pytest.raises(PlaybookError, match="not UTF-8"):
+        load_all(pb_dir)
