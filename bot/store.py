@@ -76,8 +76,10 @@ class Store:
             self._apply(self.db)
 
     def _apply(self, db: Database) -> None:
-        for schema in self._schemas:
-            schema(db)
+        # Under one write lock: processes starting together must not race on CREATE TABLE.
+        with self.transaction() as locked:
+            for schema in self._schemas:
+                schema(locked)
 
     @contextmanager
     def transaction(self) -> Iterator[Database]:
@@ -106,6 +108,21 @@ class Store:
 
     def audit_rows(self, limit: int = 100) -> list[dict[str, Any]]:
         return list(self.db.query("select * from audit order by id desc limit ?", [limit]))
+
+    # -- diagnoses: pasted texts diagnosed earlier, so a ticket can be drafted from one ------
+    def save_diagnosis(self, *, actor: str, service: str, input_bytes: int, input_sha256: str, excerpt: str, matches: list[dict[str, Any]]) -> int:
+        fingerprint = "diag:" + input_sha256[:24]
+        row = {"at": utcnow(), "fingerprint": fingerprint, "actor": actor, "service": service, "input_bytes": input_bytes,
+               "input_sha256": input_sha256, "excerpt": excerpt[:20_000], "matches": dumps(matches)}
+        return int(self.db["diagnoses"].insert(row).last_pk)
+
+    def get_diagnosis(self, diagnosis_id: int) -> dict[str, Any] | None:
+        rows = list(self.db.query("select * from diagnoses where id = ?", [diagnosis_id]))
+        if not rows:
+            return None
+        row = dict(rows[0])
+        row["matches"] = json.loads(row["matches"])
+        return row
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
