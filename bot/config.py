@@ -152,9 +152,50 @@ class StoreSection(Section):
     path: str | None = None
 
 
+class AccessRule(Section):
+    """Who may do something: Slack user IDs, user-group IDs, channel IDs. Empty lists mean nobody is limited."""
+
+    users: list[str] = []
+    groups: list[str] = []
+    channels: list[str] = []
+
+    @field_validator("users", "groups", "channels")
+    @classmethod
+    def _slack_ids(cls, values: list[str]) -> list[str]:
+        bad = [v for v in values if not re.match(r"^[A-Z0-9]{2,}$", v)]
+        if bad:
+            raise ValueError(f"Slack IDs look like U0123ABCD / S0123ABCD / C0123ABCD, not {bad}")
+        return values
+
+    @property
+    def open(self) -> bool:
+        return not (self.users or self.groups or self.channels)
+
+
+class SlackSection(Section):
+    """The Slack app: tokens come from the environment, never from this file."""
+
+    command: str = "/triage"
+    support_channel: str | None = None
+    alert_channel: str | None = None
+    oncall_group: str | None = None
+    read: AccessRule = AccessRule()
+    tickets: AccessRule = AccessRule()
+    workers: int = Field(default=8, ge=1, le=64)
+
+
+class WatchSection(Section):
+    interval_s: float = Field(default=120.0, ge=5, le=86_400)
+    post_baseline: bool = False
+    routes: dict[str, str] = {}
+    """target name -> channel ID; targets not listed go to slack.alert_channel."""
+
+
 class Config(Section):
     defaults: Defaults = Defaults()
     store: StoreSection = StoreSection()
+    slack: SlackSection = SlackSection()
+    watch: WatchSection = WatchSection()
     customvision: list[CustomVisionTarget] = []
     azureml: list[AzureMLTarget] = []
     rekognition: list[RekognitionTarget] = []

@@ -1,0 +1,202 @@
+"""The Slack app's composition root: one Bolt App, sync, lazy listeners on a thread pool."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import Ack, App, BoltResponse, Respond
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.commands.diagnose import diagnose_text
+from bot.config import Settings
+from bot.errors import ConfigError, InputError, TriageError
+from bot.redact import redact
+from bot.slack import blocks as B
+from bot.slack.access import Access
+from bot.slack.handlers import Handlers
+from bot.slack.parse import parse, usage
+from bot.store import Store
+
+log = logging.getLogger("triage.slack")
+
+LOCALE_TTL_S = 3600.0
+
+
+def web_client(token: str, base_url: str | None = None) -> WebClient:
+    """Slack Web API client that retries 429 (honouring Retry-After), 5xx and connection errors, boundedly."""
+    kwargs: dict[str, Any] = {"base_url": base_url} if base_url else {}
+    return WebClient(
+        token=token,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+        timeout=15,
+        **kwargs,
+    )
+
+
+class Locales:
+    """The user's Slack locale picks Japanese or English; looked up once an hour per user."""
+
+    def __init__(self, client: WebClient, default: str) -> None:
+        self.client, self.default = client, default
+        self._cache: dict[str, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def lang(self, user: str) -> str:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(user)
+            if hit and now - hit[0] < LOCALE_TTL_S:
+                return hit[1]
+        lang = self.default
+        try:
+            info = self.client.users_info(user=user, include_locale=True)
+            locale = (info.get("user") or {}).get("locale") or ""
+            lang = "ja" if locale.lower().startswith("ja") else "en" if locale else self.default
+        except SlackApiError as e:  # missing users:read scope: fall back to the configured language
+            log.warning("users.info failed for a user: %s", e.response.get("error"))
+        with self._lock:
+            self._cache[user] = (now, lang)
+        return lang
+
+
+def build_app(
+    settings: Settings,
+    store: Store,
+    *,
+    client: WebClient | None = None,
+    authorize: Callable[..., AuthorizeResult] | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+    socket_mode: bool = False,
+) -> App:
+    """Wire the listeners. Tokens come from the environment captured in `settings`."""
+    slack = settings.config.slack
+    token = settings.env.get("SLACK_BOT_TOKEN", "")
+    if client is None:
+        if not token:
+            raise ConfigError("SLACK_BOT_TOKEN is not set", hint="export the bot token (xoxb-…) from your Slack app's OAuth page")
+        client = web_client(token, settings.env.get("SLACK_API_URL"))
+    signing_secret = settings.env.get("SLACK_SIGNING_SECRET", "")
+    if not socket_mode and not signing_secret:
+        raise ConfigError("SLACK_SIGNING_SECRET is not set", hint="HTTP mode verifies every request; copy it from Basic Information")
+    app = App(
+        client=client,
+        signing_secret=signing_secret or None,
+        token=None if authorize else (client.token or None),
+        authorize=authorize,
+        token_verification_enabled=False,
+        request_verification_enabled=not socket_mode,
+        process_before_response=False,
+        listener_executor=ThreadPoolExecutor(max_workers=slack.workers, thread_name_prefix="triage-slack"),
+        name="triage",
+    )
+    access = Access(slack, lambda group: client.usergroups_users_list(usergroup=group).get("users", []))
+    locales = Locales(client, settings.config.defaults.lang)
+    h = Handlers(settings, store, access, locales, overrides=overrides)
+
+    def ack_command(ack: Ack, body: dict[str, Any]) -> None:
+        """Answer inside Slack's 3 s: parse only; the work runs in the lazy listener."""
+        try:
+            request = parse(body.get("text", ""))
+        except InputError as e:
+            ack(response_type="ephemeral", text=redact(f"{e.message}\n{e.hint or usage()}"))
+            return
+        if request.verb == "help":
+            ack(response_type="ephemeral", text=usage())
+            return
+        ack(response_type="ephemeral", text=B.L["en"]["working"] + f" `{request.verb}`")
+
+    def run_command(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        try:
+            request = parse(body.get("text", ""))
+        except InputError:
+            return  # already answered in the ack
+        if request.verb != "help":
+            h.command(request, body, respond, client)
+
+    app.command(slack.command)(ack=ack_command, lazy=[run_command])
+
+    def ack_only(ack: Ack) -> None:
+        ack()
+
+    app.message_shortcut("diagnose_message")(ack=ack_only, lazy=[h.shortcut_diagnose])
+    app.action("switch_lang")(ack=ack_only, lazy=[h.switch_lang])
+    app.action("show_logs")(ack=ack_only, lazy=[h.show_logs])
+    app.action("acknowledge")(ack=ack_only, lazy=[h.acknowledge])
+
+    @app.action("draft_ticket")
+    def draft_ticket(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        h.open_ticket_modal(body, client, respond)  # views.open needs the trigger_id within 3 s: local work only
+
+    @app.view("ticket_modal")
+    def ticket_submit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        h.submit_ticket(ack, body, client)
+
+    @app.event("app_home_opened")
+    def home(event: dict[str, Any], client: WebClient) -> None:
+        h.publish_home(event, client)
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
+        # Named errors are answered where they happen; anything else is logged without the body (secrets).
+        if not isinstance(error, TriageError):
+            log.error("unhandled %s in a Slack listener: %s", type(error).__name__, redact(str(error)))
+        return None
+
+    return app
+
+
+def healthz(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
+    """A /healthz route for the load balancer in front of HTTP mode."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO") == "/healthz":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok"]
+        return wsgi_app(environ, start_response)
+
+    return app
+
+
+def serve(settings: Settings, *, http: bool = False, host: str = "0.0.0.0", port: int = 3000) -> None:
+    """Run the app: Socket Mode by default, or HTTP for running behind a load balancer."""
+    store = Store(settings.config.db_path())
+    if http:
+        import waitress
+        from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+        app = build_app(settings, store)
+        log.info("triage: HTTP mode on %s:%d/slack/events", host, port)
+        waitress.serve(healthz(SlackRequestHandler(app)), host=host, port=port, threads=max(4, settings.config.slack.workers),
+                       ident="triage")
+        return
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    app_token = settings.env.get("SLACK_APP_TOKEN", "")
+    if not app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN is not set (an app-level token xapp-… with connections:write)",
+                          hint="or run `triage serve --http --port N` with SLACK_SIGNING_SECRET")
+    app = build_app(settings, store, socket_mode=True)
+    log.info("triage: Socket Mode")
+    SocketModeHandler(app, app_token=app_token).start()
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)

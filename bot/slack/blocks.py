@@ -1,0 +1,126 @@
+"""Block Kit renderings of command results, kept inside Slack's limits."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.commands.diagnose import DiagnoseResult, Diagnosis
+from bot.redact import redact
+
+SECTION_MAX = 3000  # characters in a section's text
+HEADER_MAX = 150
+BLOCKS_MAX = 50
+VALUE_MAX = 2000  # button value
+FILE_THRESHOLD = 12_000  # longer text goes to a file in the thread
+
+L = {
+    "en": {"why": "Why it matched", "steps": "What to do", "retry_yes": "A retry may help.",
+           "retry_no": "A retry will not help until the cause is fixed.", "none": "No playbook explains this text. Nothing was guessed.",
+           "none_hint": "Paste the error line itself and a few lines around it.", "draft": "Draft ticket", "logs": "Show logs",
+           "switch": "日本語", "ack": "Acknowledge", "more": "more matches", "working": "Working on it…", "score": "score"},
+    "ja": {"why": "根拠", "steps": "対処手順", "retry_yes": "再試行が有効な可能性があります。",
+           "retry_no": "原因を直すまで再試行しても解決しません。", "none": "該当するプレイブックはありません。推測はしていません。",
+           "none_hint": "エラー行とその前後の数行を貼り付けてください。", "draft": "チケット下書き", "logs": "ログを表示",
+           "switch": "English", "ack": "確認済みにする", "more": "件の他の候補", "working": "処理中です…", "score": "スコア"},
+}
+
+
+def clip(text: str, limit: int) -> str:
+    text = redact(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def mrkdwn_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_MAX)}}
+
+
+def header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": clip(text, HEADER_MAX), "emoji": True}}
+
+
+def context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, SECTION_MAX)}]}
+
+
+def button(text: str, action_id: str, value: dict[str, Any] | str, style: str | None = None) -> dict[str, Any]:
+    raw = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    if len(raw) > VALUE_MAX:
+        raise ValueError("button value over Slack's 2000 characters")
+    b: dict[str, Any] = {"type": "button", "text": {"type": "plain_text", "text": clip(text, 75)}, "action_id": action_id, "value": raw}
+    if style:
+        b["style"] = style
+    return b
+
+
+def code(text: str, limit: int = SECTION_MAX - 8) -> str:
+    body = redact(text).replace("```", "ˋˋˋ")
+    if len(body) > limit:
+        body = body[: limit - 1] + "…"
+    return f"```{body}```"
+
+
+def diagnosis_blocks(d: Diagnosis, lang: str) -> list[dict[str, Any]]:
+    t = L[lang]
+    retry = t["retry_yes"] if d.retryable else t["retry_no"]
+    blocks = [
+        section(f"*{mrkdwn_escape(d.title)}*\n`{d.id}` · {t['score']} {d.score} · {retry}\n{mrkdwn_escape(d.summary)}"),
+    ]
+    if d.evidence:
+        ev = "\n".join(f"{e.line}: {e.text}" for e in d.evidence)
+        blocks.append(section(f"*{t['why']}*\n" + code(ev, 2000)))
+    steps = []
+    for i, s in enumerate(d.steps, 1):
+        line = f"{i}. {mrkdwn_escape(s.text)}"
+        if s.run:
+            line += "\n" + code(s.run, 600)
+        steps.append(line)
+    blocks.append(section(f"*{t['steps']}*\n" + "\n".join(steps)))
+    return blocks
+
+
+def diagnose_message(result: DiagnoseResult, *, diagnosis_id: int | None, top: int = 3) -> list[dict[str, Any]]:
+    """The answer to a diagnosis: the best matches with evidence and steps, and buttons."""
+    t = L[result.lang]
+    if not result.matches:
+        return [section(f"{t['none']}\n{t['none_hint']}"), context(f"{result.input_lines} lines · {result.input_bytes} bytes")]
+    blocks: list[dict[str, Any]] = [header(result.matches[0].title)]
+    for i, d in enumerate(result.matches[:top]):
+        if i:
+            blocks.append({"type": "divider"})
+        blocks += diagnosis_blocks(d, result.lang)
+    rest = result.matches[top:]
+    if rest:
+        blocks.append(context(f"+{len(rest)} {t['more']}: " + ", ".join(f"`{d.id}`" for d in rest[:10])))
+    if diagnosis_id is not None:
+        other = "ja" if result.lang == "en" else "en"
+        blocks.append({"type": "actions", "block_id": "diagnosis_actions", "elements": [
+            button(t["draft"], "draft_ticket", {"diagnosis": diagnosis_id}, style="primary"),
+            button(t["switch"], "switch_lang", {"diagnosis": diagnosis_id, "lang": other}),
+        ]})
+    return blocks[:BLOCKS_MAX]
+
+
+def text_message(title: str, text: str) -> list[dict[str, Any]]:
+    """A rendered text result (ids, status, logs) as code sections within the block limits."""
+    blocks: list[dict[str, Any]] = [header(title)]
+    chunk: list[str] = []
+    size = 0
+    for line in redact(text).splitlines():
+        if size + len(line) + 1 > SECTION_MAX - 100 and chunk:
+            blocks.append(section(code("\n".join(chunk))))
+            chunk, size = [], 0
+        chunk.append(line[: SECTION_MAX - 200])
+        size += len(line) + 1
+    if chunk:
+        blocks.append(section(code("\n".join(chunk))))
+    return blocks[:BLOCKS_MAX]
+
+
+def fits(text: str) -> bool:
+    """Whether a text result can go inline rather than as a file."""
+    return len(text) <= FILE_THRESHOLD

@@ -1,0 +1,97 @@
+"""A fake Slack Web API on 127.0.0.1 that records every call (bolt-python's own test pattern)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.throttle: dict[str, int] = {}  # path -> how many 429s to answer first
+        self.locale = "en-US"
+        self.groups: dict[str, list[str]] = {}
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8", "replace")
+                ctype = self.headers.get("Content-Type", "")
+                if "json" in ctype:
+                    body = json.loads(raw or "{}")
+                elif "multipart" in ctype:
+                    body = {"_multipart": len(raw)}
+                else:
+                    body = {k: v[0] for k, v in parse_qs(raw).items()}
+                with fake.lock:
+                    fake.calls.append((self.path, body))
+                    left = fake.throttle.get(self.path, 0)
+                    if left:
+                        fake.throttle[self.path] = left - 1
+                if left:
+                    return self._send(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "0"})
+                if self.path.startswith("/response_url/") or self.path.startswith("/upload/"):
+                    return self._send(200, "ok")
+                self._send(200, fake.answer(self.path, body))
+
+            do_GET = do_POST
+
+            def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+                data = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json" if not isinstance(payload, str) else "text/plain")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        if path.endswith("/auth.test"):
+            return {"ok": True, "team_id": "T1", "user_id": "UBOT", "bot_id": "BBOT", "url": "https://x.slack.com/", "team": "t", "user": "bot"}
+        if path.endswith("/users.info"):
+            return {"ok": True, "user": {"id": body.get("user"), "locale": self.locale}}
+        if path.endswith("/usergroups.users.list"):
+            return {"ok": True, "users": self.groups.get(body.get("usergroup", ""), [])}
+        if path.endswith("/files.getUploadURLExternal"):
+            return {"ok": True, "upload_url": f"{self.base}/upload/F1", "file_id": "F1"}
+        if path.endswith("/files.completeUploadExternal"):
+            return {"ok": True, "files": [{"id": "F1", "title": "triage.txt"}]}
+        if path.endswith("/chat.postMessage") or path.endswith("/chat.update"):
+            with self.lock:
+                n = sum(1 for p, _ in self.calls if p.endswith("/chat.postMessage"))
+            return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts") or f"1700000000.{n:06d}"}
+        return {"ok": True}
+
+    def paths(self) -> list[str]:
+        with self.lock:
+            return [p for p, _ in self.calls]
+
+    def bodies(self, suffix: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [b for p, b in self.calls if p.endswith(suffix) or p.startswith(suffix)]
+
+    def wait_for(self, suffix: str, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = self.bodies(suffix)
+            if len(found) >= count:
+                return found
+            time.sleep(0.02)
+        raise AssertionError(f"{suffix} called {len(self.bodies(suffix))} times, wanted {count}; calls: {self.paths()}")
+
+    def close(self) -> None:
+        self.server.shutdown()
