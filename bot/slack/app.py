@@ -102,16 +102,33 @@ def build_app(
         authorize=authorize,
         token_verification_enabled=False,
         request_verification_enabled=not socket_mode,
-        process_before_response=False,
-        listener_executor=ThreadPoolExecutor(max_workers=slack.workers, thread_name_prefix="triage-slack"),
+        # Listeners run on the request's own thread and only parse and ack; slow work goes to
+        # `later`'s pool. Sharing one pool would queue acks behind slow cloud calls.
+        process_before_response=True,
         name="triage",
     )
     access = Access(slack, lambda group: client.usergroups_users_list(usergroup=group).get("users", []))
     locales = Locales(client, settings.config.defaults.lang)
     h = Handlers(settings, store, access, locales, overrides=overrides)
 
-    def ack_command(ack: Ack, body: dict[str, Any]) -> None:
-        """Answer inside Slack's 3 s: parse only; the work runs in the lazy listener."""
+    pool = ThreadPoolExecutor(max_workers=slack.workers, thread_name_prefix="triage-work")
+
+    def later(fn: Callable[..., None], *args: Any) -> None:
+        """Run slow work after the ack, on our own pool (Bolt's lazy listeners deep-copy every request)."""
+
+        def run() -> None:
+            try:
+                fn(*args)
+            except TriageError as e:
+                log.warning("%s: %s", fn.__name__, redact(e.message))
+            except Exception as e:  # a worker thread must log, not die silently
+                log.error("%s failed: %s: %s", fn.__name__, type(e).__name__, redact(str(e)))
+
+        pool.submit(run)
+
+    @app.command(slack.command)
+    def on_command(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        """Answer inside Slack's 3 s: parse only; the work runs on the pool and answers via response_url."""
         try:
             request = parse(body.get("text", ""))
         except InputError as e:
@@ -121,24 +138,27 @@ def build_app(
             ack(response_type="ephemeral", text=usage())
             return
         ack(response_type="ephemeral", text=B.L["en"]["working"] + f" `{request.verb}`")
+        later(h.command, request, body, respond, client)
 
-    def run_command(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        try:
-            request = parse(body.get("text", ""))
-        except InputError:
-            return  # already answered in the ack
-        if request.verb != "help":
-            h.command(request, body, respond, client)
-
-    app.command(slack.command)(ack=ack_command, lazy=[run_command])
-
-    def ack_only(ack: Ack) -> None:
+    @app.message_shortcut("diagnose_message")
+    def on_shortcut(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
+        later(h.shortcut_diagnose, body, client, respond)
 
-    app.message_shortcut("diagnose_message")(ack=ack_only, lazy=[h.shortcut_diagnose])
-    app.action("switch_lang")(ack=ack_only, lazy=[h.switch_lang])
-    app.action("show_logs")(ack=ack_only, lazy=[h.show_logs])
-    app.action("acknowledge")(ack=ack_only, lazy=[h.acknowledge])
+    @app.action("switch_lang")
+    def on_switch(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        later(h.switch_lang, body, respond)
+
+    @app.action("show_logs")
+    def on_logs(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        later(h.show_logs, body, client, respond)
+
+    @app.action("acknowledge")
+    def on_acknowledge(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        later(h.acknowledge, body, client, respond)
 
     @app.action("draft_ticket")
     def draft_ticket(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
