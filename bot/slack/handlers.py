@@ -189,6 +189,21 @@ class Handlers:
         return draft(self.store, failure, actor=f"slack:{user}", lang=lang,
                      filing_subscription=self.settings.config.defaults.subscription_id).ticket
 
+    def _draft_from_alert(self, fingerprint: str, user: str, lang: str, client: WebClient) -> Ticket:
+        from bot.commands.ticket import draft
+        from bot.slack.alerts import SlackSink
+        from bot.watch import Watcher, failure_from_json
+
+        watcher = Watcher(self.settings, self.store, SlackSink(client))
+        alert = watcher.alert(fingerprint)
+        if alert is None:
+            raise InputError("this alert is no longer known to triage")
+        result = draft(self.store, failure_from_json(alert["failure"], lang), actor=f"slack:{user}", lang=lang,
+                       filing_subscription=self.settings.config.defaults.subscription_id)
+        if alert.get("ticket_id") != result.ticket.id:
+            watcher.note(fingerprint, f":memo: Ticket #{result.ticket.id} drafted by <@{user}>.", ticket_id=result.ticket.id)
+        return result.ticket
+
     # -- shortcut and buttons ------------------------------------------------------------------
     def shortcut_diagnose(self, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         user = body.get("user", {}).get("id", "")
@@ -258,6 +273,8 @@ class Handlers:
         try:
             if "ticket" in value:
                 ticket = self.tickets.get(int(value["ticket"]))
+            elif "alert" in value:
+                ticket = self._draft_from_alert(value["alert"], user, lang, client)
             else:
                 ticket = self._draft_from_diagnosis(int(value["diagnosis"]), user, lang)
         except (KeyError, ValueError):

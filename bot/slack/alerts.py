@@ -1,0 +1,110 @@
+"""Alerts in Slack: the watcher's sink (post, update, thread replies) and the acknowledge button."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.errors import CloudError
+from bot.redact import redact
+from bot.slack import blocks as B
+from bot.watch import SinkThrottled
+
+EVENT_TYPE = "triage_alert"
+STATE_LABEL = {"open": ":red_circle: failing", "acked": ":large_yellow_circle: acknowledged", "recovered": ":large_green_circle: recovered",
+               "baseline": ":white_circle: known before triage started"}
+
+
+def alert_blocks(alert: dict[str, Any]) -> list[dict[str, Any]]:
+    """The root message: what failed, the diagnosis, first steps, state, buttons."""
+    f = alert["failure"]
+    top = (f.get("matches") or [{}])[0]
+    state = STATE_LABEL.get(alert["state"], alert["state"])
+    mention = f"<!subteam^{alert['mention']}> " if alert.get("mention") and alert["state"] == "open" else ""
+    who = f" by <@{alert['acked_by']}> at {alert['acked_at']}" if alert.get("acked_by") else ""
+    ticket = f" · ticket #{alert['ticket_id']} drafted" if alert.get("ticket_id") else ""
+    lines = [f"{mention}*{B.mrkdwn_escape(alert['title'])}*",
+             f"`{alert['service']}` target `{alert['target']}` · {alert['kind']} `{alert['key']}` · status `{alert['status']}`",
+             f"{state}{who}{ticket}"]
+    blocks: list[dict[str, Any]] = [B.section("\n".join(lines))]
+    if f.get("message"):
+        blocks.append(B.section(B.code(f["message"], 1500)))
+    if top.get("evidence"):
+        blocks.append(B.section("*Why*\n" + B.code("\n".join(f"{e['line']}: {e['text']}" for e in top["evidence"]), 1500)))
+    if top.get("steps"):
+        blocks.append(B.section("*First steps*\n" + "\n".join(f"{i}. {B.mrkdwn_escape(s)}" for i, s in enumerate(top["steps"][:3], 1))))
+    buttons = []
+    if alert["state"] == "open":
+        buttons.append(B.button("Acknowledge", "acknowledge", {"alert": alert["fingerprint"]}, "primary"))
+    fields = f.get("fields", {})
+    if f.get("service") == "azureml":
+        if fields.get("endpoint") and fields.get("deployment"):
+            buttons.append(B.button("Show logs", "show_logs", {"endpoint": fields["endpoint"], "deployment": fields["deployment"], "target": f["target"]}))
+        elif fields.get("job_name"):
+            buttons.append(B.button("Show logs", "show_logs", {"job": fields["job_name"], "target": f["target"]}))
+    if not alert.get("ticket_id"):
+        buttons.append(B.button("Draft ticket", "draft_ticket", {"alert": alert["fingerprint"]}))
+    if buttons:
+        blocks.append({"type": "actions", "block_id": "alert_actions", "elements": buttons})
+    return blocks
+
+
+class SlackSink:
+    """Posts alerts with message metadata carrying the fingerprint, so a repost after a crash is detected."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.client, method)(**kwargs)
+        except SlackApiError as e:
+            if e.response.status_code == 429:  # still throttled after the client's own retries
+                raise SinkThrottled("Slack rate limit", float(e.response.headers.get("Retry-After", 30))) from None
+            raise CloudError(f"Slack {method} failed: {e.response.get('error')}") from None
+
+    def post(self, channel: str, alert: dict[str, Any]) -> str:
+        resp = self._call("chat_postMessage", channel=channel, text=B.clip(f"Failure: {alert['title']}", 150), blocks=alert_blocks(alert),
+                          metadata={"event_type": EVENT_TYPE, "event_payload": {"fingerprint": alert["fingerprint"]}})
+        return resp["ts"]
+
+    def update(self, channel: str, ts: str, alert: dict[str, Any]) -> None:
+        self._call("chat_update", channel=channel, ts=ts, text=B.clip(f"Failure: {alert['title']}", 150), blocks=alert_blocks(alert))
+
+    def reply(self, channel: str, thread_ts: str, text: str) -> None:
+        kwargs: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
+        self._call("chat_postMessage", channel=channel, text=redact(text), **kwargs)
+
+    def find_posted(self, channel: str, fingerprint: str, since: str) -> str | None:
+        from datetime import datetime
+
+        try:
+            oldest = str(datetime.fromisoformat(since).timestamp() - 60)
+        except ValueError:
+            oldest = "0"
+        resp = self._call("conversations_history", channel=channel, oldest=oldest, limit=200, include_all_metadata=True)
+        for m in resp.get("messages", []):
+            meta = m.get("metadata") or {}
+            if meta.get("event_type") == EVENT_TYPE and (meta.get("event_payload") or {}).get("fingerprint") == fingerprint:
+                return m["ts"]
+        return None
+
+
+def acknowledge_alert(h: Any, body: dict[str, Any], client: WebClient, respond: Any) -> None:
+    """Acknowledge button: who and when recorded, the root message updated, a line in the thread."""
+    from bot.store import utcnow
+    from bot.watch import Watcher
+
+    user = body.get("user", {}).get("id", "")
+    channel = (body.get("channel") or {}).get("id", "")
+    lang = h.locales.lang(user)
+    value = json.loads((body.get("actions") or [{}])[0].get("value") or "{}")
+    if not h._allowed("read", user, channel, lang, respond, "button:acknowledge", value.get("alert", "")):
+        return
+    watcher = Watcher(h.settings, h.store, SlackSink(client))
+    at = utcnow()
+    watcher.note(value["alert"], f":eyes: Acknowledged by <@{user}> at {at}.", state="acked", acked_by=user, acked_at=at)
+    h._audit(user, channel, "button:acknowledge", value["alert"], "ok")
