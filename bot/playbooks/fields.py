@@ -22,6 +22,7 @@ TICKET_FIELDS: dict[str, str] = {
     "resource_id": "Azure resource ID of the training resource",
     "project_type": "project type and domain (classification / object detection)",
     "images_per_tag": "tagged images per tag",
+    "ticket_subscription_id": "subscription selected when filing the support request",
     # Azure ML
     "workspace": "Azure ML workspace name",
     "endpoint": "online endpoint name",
@@ -36,6 +37,10 @@ TICKET_FIELDS: dict[str, str] = {
     "environment": "environment name and version, or the conda/pip file",
     "storage_account": "storage account and blob path",
     "probe_settings": "liveness/readiness probe settings",
+    "model_size": "size of the model files on disk",
+    "traffic": "endpoint traffic allocation per deployment",
+    "auth_mode": "endpoint auth mode (key, aml_token, aad_token)",
+    "build_log": "image build log location (storage account and path)",
     "request_settings": "request_timeout_ms, max_concurrent_requests_per_instance",
     "scoring_uri": "scoring URI called",
     "http_status": "HTTP status and reason string",
@@ -46,6 +51,7 @@ TICKET_FIELDS: dict[str, str] = {
     "studio_url": "Azure ML studio URL of the job",
     "policy_assignment": "Azure Policy assignment or definition that denied the request",
     "role_assignment": "missing role and the scope it is needed on",
+    "web_service": "ML Studio (classic) web service name, endpoint and plan",
     # Rekognition
     "aws_account_id": "AWS account ID",
     "project_arn": "Rekognition Custom Labels project ARN",
@@ -59,4 +65,10 @@ TICKET_FIELDS: dict[str, str] = {
     "bucket_owner": "owner ID of the image / manifest bucket",
     "kms_key": "KMS key ARN",
     "inference_units": "Min/Max inference units",
+    "project_policy": "Rekognition project policy JSON and its PolicyRevisionId",
+    "lambda_function": "Lambda function name, region, timeout and memory",
+    "image_properties": "input image format, size in bytes and pixel dimensions",
+    "s3_uri": "S3 URI (bucket and key) of the image or file involved",
+    "label_counts": "unique labels and images per label of the training and test datasets (ListDatasetLabels)",
+    "dataset_stats": "DescribeDataset DatasetStats: TotalEntries, LabeledEntries, TotalLabels, ErrorEntries",
 }
