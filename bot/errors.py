@@ -51,3 +51,11 @@ class CloudThrottled(CloudError):
 
 class CloudTimeout(CloudError):
     """The cloud did not answer within the time bound."""
+
+
+def field_path(loc: tuple) -> str:
+    """A pydantic error location as a path a person can find in the file: `steps[2].ja`."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"

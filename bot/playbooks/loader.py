@@ -9,7 +9,7 @@ import re2
 import yaml
 from pydantic import ValidationError
 
-from bot.errors import PlaybookError
+from bot.errors import PlaybookError, field_path
 from bot.playbooks.model import Playbook
 
 try:  # libyaml is bundled with PyYAML wheels; it parses ~10x faster
@@ -23,13 +23,6 @@ def default_dir() -> Path:
     here = Path(__file__).resolve().parent.parent
     bundled = here / "_data" / "playbooks"
     return bundled if bundled.is_dir() else here.parent / "playbooks"
-
-
-def _field_path(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
 
 
 def load_file(path: Path) -> Playbook:
@@ -47,7 +40,7 @@ def load_file(path: Path) -> Playbook:
     try:
         playbook = Playbook.model_validate(raw)
     except ValidationError as e:
-        problems = "; ".join(f"{_field_path(err['loc'])}: {err['msg']}" for err in e.errors())
+        problems = "; ".join(f"{field_path(err['loc'])}: {err['msg']}" for err in e.errors())
         raise PlaybookError(f"{path}: {problems}") from None
     expected = playbook.id.split(".", 1)[1] + ".yaml"
     if path.name != expected:
