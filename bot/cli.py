@@ -14,10 +14,12 @@ import click
 from bot import __version__, config
 from bot.commands import diagnose as diagnose_cmd
 from bot.commands import playbooks as playbooks_cmd
+from bot.commands import manifest as manifest_cmd
 from bot.errors import InputError, TriageError
 from bot.playbooks.model import SERVICES
 from bot.redact import redact, redact_obj
 from bot.render import text as render
+from bot.render import manifest as render_manifest
 
 LANG = click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True, help="Language of titles and steps.")
 JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
@@ -261,10 +263,11 @@ def logs() -> None:
 @click.option("--container", type=click.Choice(["inference-server", "storage-initializer"]), default="inference-server",
               show_default=True, help="Deployment container: the scoring server, or the model/code download.")
 @TARGET
+@click.option("--lang", type=click.Choice(["en", "ja"]), default=None, help="Language of the diagnosis (default: defaults.lang in triage.toml).")
 @JSON
 @click.pass_context
 def logs_azureml(ctx: click.Context, names: tuple[str, ...], job: str | None, lines: int, container: str,
-                 target: str | None, as_json: bool) -> None:
+                 target: str | None, lang: str | None, as_json: bool) -> None:
     """Azure ML: the tail of a deployment's container log, or a job's error and user log.
 
     With ENDPOINT DEPLOYMENT, the last --lines lines of the inference-server log
@@ -288,7 +291,7 @@ def logs_azureml(ctx: click.Context, names: tuple[str, ...], job: str | None, li
             raise InputError("give either ENDPOINT DEPLOYMENT or --job NAME, not both")
         if container != "inference-server":
             raise InputError("--container applies to deployments, not to --job")
-        result: Any = logs_cmd.job_logs(settings(ctx), job, lines, target, overrides=provider_overrides(ctx))
+        result: Any = logs_cmd.job_logs(settings(ctx), job, lines, target, lang=lang, overrides=provider_overrides(ctx))
         emit_json(result.to_json()) if as_json else emit(render_aml.render_job_logs(result))
         return
     if len(names) != 2:
@@ -296,7 +299,7 @@ def logs_azureml(ctx: click.Context, names: tuple[str, ...], job: str | None, li
             "expected ENDPOINT DEPLOYMENT, or --job NAME",
             hint="e.g. triage logs azureml image-classifier green; `triage ids azureml` lists them",
         )
-    result = logs_cmd.deployment_logs(settings(ctx), names[0], names[1], lines, container, target,
+    result = logs_cmd.deployment_logs(settings(ctx), names[0], names[1], lines, container, target, lang=lang,
                                       overrides=provider_overrides(ctx))
     emit_json(result.to_json()) if as_json else emit(render_aml.render_deployment_logs(result))
 
@@ -629,6 +632,139 @@ def ticket_mark_sent(ctx: click.Context, ticket_id: int) -> None:
 
     t = TicketStore(_store(ctx)).mark(ticket_id, "sent", actor=_actor())
     emit(f"ticket #{t.id}: sent")
+
+
+@cli.group()
+def manifest() -> None:
+    """Check Amazon Rekognition Custom Labels manifests before training.
+
+    \b
+    After a failed training, give the manifest_summary.json or a
+    *_manifest_with_validation.json to `triage diagnose FILE`: it recognises
+    them by content and reports the counts and every error code by line.
+
+    \b
+    Examples:
+      triage manifest lint train.manifest --test test.manifest
+      triage diagnose manifest_summary.json
+    """
+
+
+@manifest.command("lint")
+@click.argument("file", metavar="FILE|-")
+@click.option("--type", "model_type", type=click.Choice(["classification", "detection"]),
+              help="Model type the manifest is for (default: inferred from its valid lines).")
+@click.option("--test", "test_file", metavar="FILE", help="The test manifest: also checks label overlap and images in both.")
+@click.option("--limit", type=click.IntRange(0, 1_000_000), default=200, show_default=True,
+              help="Findings listed per manifest; every line is still checked and counted.")
+@JSON
+def manifest_lint(file: str, model_type: str | None, test_file: str | None, limit: int, as_json: bool) -> None:
+    """Lint a SageMaker Ground Truth manifest before Rekognition trains on it.
+
+    Checks every line against the documented rules and reports, by line, the codes
+    Rekognition would: source-ref (missing, not s3://bucket/key, duplicated, images in
+    several buckets), label attributes and their -metadata (type
+    groundtruth/image-classification or groundtruth/object-detection, class-name,
+    class-map ids, confidence, human-annotated, creation-date), bounding boxes
+    (off-frame, too small, more than 50), label names (256 characters), labels per
+    image (50), unique labels (at least 2 for classification, 1 for detection, at most
+    250), JSON-line length (100,000 characters), rows and file size against the quotas,
+    and with --test the label overlap (50%) and images in both manifests. Image files
+    are not downloaded: ERROR_INVALID_IMAGE and image dimensions are listed as not
+    checked.
+
+    Exit code 1 when a terminal error is predicted (more than 20% invalid lines, too
+    many or too few labels, several buckets, size or rows over the quota), else 0.
+
+    \b
+    Examples:
+      triage manifest lint train.manifest
+      triage manifest lint train.manifest --test test.manifest --type detection
+      triage manifest lint --json train.manifest > lint.json
+      aws s3 cp s3://bucket/train.manifest - | triage manifest lint -
+    """
+    stdin = sys.stdin.buffer if file == "-" or test_file == "-" else None
+    report = manifest_cmd.lint(file, test=test_file, model_type=model_type, max_findings=limit, stdin=stdin)
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        emit(render_manifest.render_lint(report))
+    if report.exit_code:
+        raise SystemExit(report.exit_code)
+
+
+# -- Slack ------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--http", "http_mode", is_flag=True, help="HTTP mode (Events API request URL) instead of Socket Mode.")
+@click.option("--port", type=click.IntRange(1, 65535), default=3000, show_default=True, help="Port for HTTP mode.")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address for HTTP mode.")
+@click.pass_context
+def serve(ctx: click.Context, http_mode: bool, port: int, host: str) -> None:
+    """Run the Slack app: /triage, the "Diagnose with triage" shortcut, buttons, modals, App Home.
+
+    \b
+    Socket Mode (default) needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (xapp-…, connections:write)
+    and no public URL. HTTP mode (--http) needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET and serves
+    POST /slack/events (and GET /healthz for a load balancer).
+
+    \b
+    Examples:
+      triage serve
+      triage serve --http --port 8080
+    """
+    import logging
+
+    from bot.slack.app import serve as serve_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    serve_app(settings(ctx), http=http_mode, host=host, port=port)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="One poll cycle, then exit (cron-style).")
+@click.option("--interval", type=click.FloatRange(5, 86_400), help="Seconds between polls (default: [watch] interval_s, 120).")
+@click.option("--post-baseline", is_flag=True, help="On first start, post failures that already exist instead of recording them silently.")
+@click.pass_context
+def watch(ctx: click.Context, once: bool, interval: float | None, post_baseline: bool) -> None:
+    """Alert on-call about new failures: one diagnosed Slack message per failure, updates in its thread.
+
+    \b
+    Polls every configured target; a Custom Vision iteration that became Failed, an Azure ML job
+    that failed or a deployment whose provisioning failed, a Rekognition model that became
+    TRAINING_FAILED or FAILED is posted once to the target's channel ([watch.routes], else
+    [slack] alert_channel), mentioning [slack] oncall_group, with Acknowledge, Show logs and
+    Draft ticket buttons. Recoveries, acknowledgements and drafted tickets go in the thread.
+    State lives in SQLite: alerts survive crashes and restarts, and two watchers never both post.
+
+    \b
+    Examples:
+      triage watch
+      triage watch --once --post-baseline
+    """
+    import logging
+    import signal
+
+    from bot.slack.alerts import SlackSink, alert_client
+    from bot.store import Store
+    from bot.watch import Watcher
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    s = settings(ctx)
+    token = s.env.get("SLACK_BOT_TOKEN", "")
+    if not token:
+        raise config.ConfigError("SLACK_BOT_TOKEN is not set", hint="the watcher posts alerts with the bot token (xoxb-…)")
+    watcher = Watcher(s, Store(s.config.db_path()), SlackSink(alert_client(token, s.env.get("SLACK_API_URL"))),
+                      post_baseline=post_baseline or None)
+    if interval:
+        watcher.interval = interval
+    # A stop (deploy, Ctrl-C, systemd) releases the lease, so a standby watcher takes over at once.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
+    try:
+        watcher.run(once=once)
+    finally:
+        watcher.release()
 
 
 def main(argv: list[str] | None = None) -> None:

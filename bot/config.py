@@ -12,7 +12,7 @@ from typing import Literal
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, field_path
 
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -189,6 +189,9 @@ class WatchSection(Section):
     post_baseline: bool = False
     routes: dict[str, str] = {}
     """target name -> channel ID; targets not listed go to slack.alert_channel."""
+    lease_s: float | None = Field(default=None, ge=2, le=3600)
+    """How long a standby watcher waits for a silent one before taking over; default max(30, 3 x interval_s).
+    The active watcher renews it every lease_s / 3 seconds, also while it sleeps between polls."""
 
 
 class Config(Section):
@@ -233,13 +236,6 @@ class Settings:
         return value
 
 
-def _loc(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
 def parse(text: str, *, source: str = "triage.toml") -> Config:
     """Parse TOML text into a Config; every problem is listed in one ConfigError."""
     try:
@@ -249,7 +245,7 @@ def parse(text: str, *, source: str = "triage.toml") -> Config:
     try:
         return Config.model_validate(raw)
     except ValidationError as e:
-        problems = [f"  {_loc(err['loc'])}: {err['msg'].removeprefix('Value error, ')}" for err in e.errors()]
+        problems = [f"  {field_path(err['loc'])}: {err['msg'].removeprefix('Value error, ')}" for err in e.errors()]
         raise ConfigError(f"{source}: {len(problems)} problem(s):\n" + "\n".join(problems)) from None
 
 

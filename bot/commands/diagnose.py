@@ -9,6 +9,7 @@ from typing import Any, BinaryIO
 from bot.playbooks import Engine, Playbook, cached
 from bot.playbooks.model import SERVICES
 from bot.errors import InputError
+from bot.manifests import peek_head, sniff
 from bot.redact import redact
 
 
@@ -61,6 +62,7 @@ class DiagnoseResult:
     input_lines: int
     lang: str = "en"
     extra: dict[str, Any] = field(default_factory=dict)
+    report: Any = None  # a manifest report (bot.manifests) when the input was a Rekognition manifest
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -112,6 +114,21 @@ def diagnose_stream(
     check_lang(lang)
     if top is not None and top < 1:
         raise InputError("--top must be 1 or more")
+    engine(service)  # an unknown service is an error before any input is read
+    if service in (None, "rekognition"):
+        # A Rekognition manifest summary or validation manifest is analysed, not grepped:
+        # peek at its head (the stream still yields every byte) and route by content.
+        head, stream = peek_head(stream)
+        kind = sniff(head)
+        if kind is not None:
+            from bot.commands.manifest import diagnose_manifest  # builds on the types above
+
+            return diagnose_manifest(stream, kind, service=service, lang=lang, top=top)
+    return scan_text(stream, service=service, lang=lang, top=top)
+
+
+def scan_text(stream: BinaryIO, *, service: str | None, lang: str, top: int | None) -> DiagnoseResult:
+    """The text matcher: every playbook against every line, in one pass."""
     scan = engine(service).scan(stream)
     found = scan.found[:top] if top else scan.found
     matches = [

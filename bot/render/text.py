@@ -6,6 +6,9 @@ import textwrap
 
 from bot.commands.diagnose import DiagnoseResult, Diagnosis
 from bot.playbooks import Playbook
+from bot.render.manifest import render_report
+
+MANIFEST_DETAILED = 3  # a manifest can carry a dozen codes: explain the first ones in full
 
 _L = {
     "en": {
@@ -17,6 +20,7 @@ _L = {
         "retry_no": "retry: will not help until the cause is fixed",
         "collect": "A support ticket will need",
         "line": "line",
+        "more": "More playbooks (triage playbooks show ID):",
     },
     "ja": {
         "none": "この入力に該当するプレイブックはありません ({lines} 行, {bytes} バイト)。推測はしていません。",
@@ -27,6 +31,7 @@ _L = {
         "retry_no": "再試行: 原因を直すまで効果はありません",
         "collect": "サポート チケットに必要な情報",
         "line": "行",
+        "more": "その他のプレイブック (triage playbooks show ID):",
     },
 }
 
@@ -51,6 +56,14 @@ def render_diagnosis(d: Diagnosis, n: int, lang: str) -> str:
 
 def render_diagnose(result: DiagnoseResult) -> str:
     L = _L[result.lang]
+    if result.report is not None:  # a Rekognition manifest: the report, then the playbooks with steps
+        titles = {d.id.rsplit(".", 1)[-1]: d.title for d in result.matches}
+        detailed = [d for d in result.matches if d.steps]
+        parts = [render_report(result.report, titles, result.lang)]
+        parts += [render_diagnosis(d, i, result.lang) for i, d in enumerate(detailed[:MANIFEST_DETAILED], 1)]
+        if len(detailed) > MANIFEST_DETAILED:
+            parts.append(L["more"] + "\n" + "\n".join(f"   {d.id}  {d.title}" for d in detailed[MANIFEST_DETAILED:]))
+        return "\n\n".join(parts)
     if not result.matches:
         return L["none"].format(lines=result.input_lines, bytes=result.input_bytes) + "\n" + L["none_hint"]
     return "\n\n".join(render_diagnosis(d, i, result.lang) for i, d in enumerate(result.matches, 1))

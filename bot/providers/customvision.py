@@ -1,0 +1,470 @@
+"""Azure Custom Vision training, through the Training REST API v3.3 (plain `requests`).
+
+The msrest SDK targets v3.4-preview and cannot take azure-identity credentials, so we call
+v3.3 directly (docs/research/apis.md §1). Reads only: GetProjects, GetProject, GetIterations,
+GetTags, GetDomain.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from bot.config import CustomVisionTarget, Settings
+from bot.errors import CloudAuthError, CloudError, CloudNotFound, CloudThrottled, CloudTimeout
+from bot.failures import Failure
+from bot.identifiers import check_text_name, check_uuid, did_you_mean, looks_like_uuid_attempt
+from bot.pool import pmap
+from bot.providers.findings import diagnose_lines, merge, playbook_match
+from bot.providers.retry import Retry, RetryPolicy, call_with_retry, parse_retry_after
+
+API = "/customvision/v3.3/training"
+SCOPE = "https://cognitiveservices.azure.com/.default"
+MIN_IMAGES_PER_TAG = {"Classification": 5, "ObjectDetection": 15}
+RECOMMENDED_IMAGES_PER_TAG = 50
+READER_ROLE = "Cognitive Services Custom Vision Reader"
+PROJECT_WORKERS = 4  # the service allows 10 calls per second per resource for reads
+
+
+@dataclass
+class IterationIds:
+    id: str
+    name: str
+    status: str
+    created: str | None
+    trained_at: str | None
+    last_modified: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "iteration_id": self.id,
+            "name": self.name,
+            "status": self.status,
+            "created": self.created,
+            "trained_at": self.trained_at,
+            "last_modified": self.last_modified,
+        }
+
+
+@dataclass
+class ProjectIds:
+    id: str
+    name: str
+    project_type: str | None
+    domain: str | None
+    iterations: list[IterationIds] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "project_id": self.id,
+            "name": self.name,
+            "project_type": self.project_type,
+            "domain": self.domain,
+            "iterations": [i.to_json() for i in self.iterations],
+        }
+
+
+@dataclass
+class CustomVisionIds:
+    """What support asks for: Project Id, Iteration Ids with status, Resource ID and its subscription."""
+
+    target: str
+    endpoint: str
+    resource_id: str
+    subscription_id: str
+    region: str | None
+    projects: list[ProjectIds]
+    service: str = "customvision"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "target": self.target,
+            "endpoint": self.endpoint,
+            "resource_id": self.resource_id,
+            "subscription_id": self.subscription_id,
+            "region": self.region,
+            "projects": [p.to_json() for p in self.projects],
+        }
+
+
+def _error_parts(response: requests.Response) -> tuple[str, str]:
+    """(code, message) from a flat service error {code, message} or a gateway {"error": {...}}."""
+    try:
+        body = response.json()
+    except ValueError:
+        return str(response.status_code), response.text.strip()[:300] or response.reason or ""
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            return str(err.get("code") or response.status_code), str(err.get("message") or "")
+    return str(response.status_code), str(body)[:300]
+
+
+def _when(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class CustomVisionProvider:
+    """Read-only view of one Custom Vision training resource."""
+
+    service = "customvision"
+
+    def __init__(
+        self,
+        target: CustomVisionTarget,
+        settings: Settings,
+        *,
+        session: requests.Session | None = None,
+        token_provider: Callable[[], str] | None = None,
+        retry: RetryPolicy | None = None,
+        lang: str | None = None,
+    ) -> None:
+        self.target = target
+        self.settings = settings
+        self.base = target.endpoint + API
+        self.session = session or requests.Session()
+        self.retry = retry or RetryPolicy()
+        self.lang = lang or settings.config.defaults.lang
+        self._key: str | None = None
+        self._token_provider = token_provider
+        if target.auth == "key":
+            assert target.training_key_env  # the config validator guarantees it
+            self._key = settings.secret(target.training_key_env)
+        self._domains: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    # ---- HTTP -------------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if self._key is not None:
+            headers["Training-Key"] = self._key
+            return headers
+        headers["Authorization"] = "Bearer " + self._bearer()
+        return headers
+
+    def _bearer(self) -> str:
+        if self._token_provider is None:
+            from azure.identity import DefaultAzureCredential, get_bearer_token_provider
+
+            self._token_provider = get_bearer_token_provider(DefaultAzureCredential(), SCOPE)
+        from azure.core.exceptions import ClientAuthenticationError
+
+        try:
+            return self._token_provider()
+        except ClientAuthenticationError as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise CloudAuthError(
+                f"no Azure credential could get a token for Custom Vision ({first})",
+                hint="run `az login`, or set AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_CLIENT_SECRET, "
+                "or use a managed identity; or set auth = 'key' with training_key_env",
+            ) from None
+
+    def _get(self, path: str, what: str, params: dict[str, str] | None = None) -> Any:
+        url = self.base + path
+
+        def once() -> Any:
+            try:
+                r = self.session.get(url, headers=self._headers(), params=params, timeout=self.target.timeout_s)
+            except requests.Timeout:
+                raise CloudTimeout(
+                    f"Custom Vision at {self.target.endpoint} did not answer within {self.target.timeout_s:g} s ({what})",
+                    hint="the service may be slow or unreachable; raise timeout_s for this target or try again",
+                ) from None
+            except requests.ConnectionError as e:
+                raise Retry(
+                    CloudError(
+                        f"cannot reach Custom Vision at {self.target.endpoint} ({what}): {type(e).__name__}",
+                        hint="check the endpoint in triage.toml and the network",
+                    )
+                ) from None
+            if r.status_code < 400:
+                try:
+                    return r.json()
+                except ValueError:
+                    raise CloudError(f"Custom Vision sent a response that is not JSON ({what}, HTTP {r.status_code})") from None
+            raise self._fault(r, what)
+
+        return call_with_retry(once, self.retry)
+
+    def _fault(self, r: requests.Response, what: str) -> Exception:
+        """A plain-language error for an HTTP failure; transient ones wrapped in Retry."""
+        code, message = _error_parts(r)
+        status = r.status_code
+        detail = f"HTTP {status} {code}: {message}".rstrip(": ")
+        if status == 401:
+            if self._key is not None:
+                return CloudAuthError(
+                    f"Custom Vision rejected the training key in ${self.target.training_key_env} ({detail})",
+                    hint=f"put the Training key of this resource in {self.target.training_key_env} (Azure portal → "
+                    f"resource → Keys and Endpoint; a Prediction key will not work), and check that endpoint "
+                    f"{self.target.endpoint} belongs to that resource",
+                )
+            return CloudAuthError(
+                f"Custom Vision rejected the Entra ID token ({detail})",
+                hint="Entra ID needs the custom subdomain endpoint https://<resource>.cognitiveservices.azure.com "
+                "(regional endpoints accept keys only)",
+            )
+        if status == 403:
+            if code in ("ForbiddenDRModeEnabled",) or "quota" in message.lower():
+                return CloudError(f"Custom Vision refused to {what} ({detail})")
+            return CloudAuthError(
+                f"not allowed to {what} on Custom Vision resource {self.target.full_resource_id} ({detail})",
+                hint=f"give the identity triage runs as the role '{READER_ROLE}' on that resource "
+                "(read-only is enough)",
+            )
+        if status == 404:
+            return CloudNotFound(f"Custom Vision could not find it: {what} ({detail})")
+        if status == 429:
+            retry_after = parse_retry_after(r.headers.get("Retry-After"), message)
+            return Retry(
+                CloudThrottled(
+                    f"Custom Vision kept throttling ({detail}) after {self.retry.attempts} attempts ({what})",
+                    hint="the resource allows 10 read calls per second; try again in a minute, "
+                    "or list fewer projects in triage.toml",
+                ),
+                retry_after,
+            )
+        if status >= 500:
+            return Retry(CloudError(f"Custom Vision failed to {what} ({detail}); it kept failing after retries"))
+        return CloudError(f"Custom Vision refused to {what} ({detail})")
+
+    # ---- reads --------------------------------------------------------------------------
+
+    def _all_projects(self) -> list[dict[str, Any]]:
+        return self._get("/projects", "list projects")
+
+    def _project(self, project_id: str) -> dict[str, Any]:
+        try:
+            return self._get(f"/projects/{project_id}", f"get project {project_id}")
+        except CloudNotFound as e:
+            names = [p["id"] for p in self._all_projects()]
+            e.hint = did_you_mean(project_id, names) or "this resource has no projects"
+            e.message = f"no Custom Vision project with Project Id {project_id} in target {self.target.name!r}"
+            raise
+
+    def _iterations(self, project_id: str) -> list[dict[str, Any]]:
+        return self._get(f"/projects/{project_id}/iterations", f"list iterations of project {project_id}")
+
+    def _tags(self, project_id: str) -> list[dict[str, Any]]:
+        return self._get(f"/projects/{project_id}/tags", f"list tags of project {project_id}")
+
+    def _domain(self, domain_id: str | None) -> dict[str, Any]:
+        if not domain_id:
+            return {}
+        with self._lock:
+            if domain_id in self._domains:
+                return self._domains[domain_id]
+        try:
+            domain = self._get(f"/domains/{domain_id}", f"get domain {domain_id}")
+        except CloudNotFound:
+            domain = {}
+        with self._lock:
+            self._domains[domain_id] = domain
+        return domain
+
+    def _select(self, wanted: list[str]) -> list[dict[str, Any]]:
+        """Projects by name or Project Id, from one GetProjects call; unknown ones are named with suggestions."""
+        projects = self._all_projects()
+        if not wanted:
+            return projects
+        by_key = {p["id"].lower(): p for p in projects} | {p["name"]: p for p in projects}
+        chosen, missing = [], []
+        for w in wanted:
+            p = by_key.get(w.lower() if looks_like_uuid_attempt(w) else w)
+            (chosen if p else missing).append(p or w)
+        if missing:
+            pool = [p["name"] for p in projects] + [p["id"] for p in projects]
+            hints = [f"{m!r}: {did_you_mean(m, pool) or 'this resource has no projects'}" for m in missing]
+            raise CloudNotFound(
+                f"no Custom Vision project {', '.join(repr(m) for m in missing)} in target {self.target.name!r}",
+                hint="; ".join(hints),
+            )
+        return list({p["id"]: p for p in chosen}.values())
+
+    def _project_view(self, project: dict[str, Any]) -> ProjectIds:
+        settings = project.get("settings") or {}
+        domain = self._domain(settings.get("domainId"))
+        kind = domain.get("type")
+        if kind == "Classification" and settings.get("classificationType"):
+            kind = f"Classification ({settings['classificationType']})"
+        iterations = [
+            IterationIds(
+                id=i.get("id", ""),
+                name=i.get("name", ""),
+                status=i.get("status", ""),
+                created=i.get("created"),
+                trained_at=i.get("trainedAt"),
+                last_modified=i.get("lastModified"),
+            )
+            for i in self._iterations(project["id"])
+        ]
+        iterations.sort(key=lambda i: i.created or "", reverse=True)
+        return ProjectIds(project["id"], project.get("name", ""), kind, domain.get("name"), iterations)
+
+    # ---- the provider contract ----------------------------------------------------------------
+
+    def ids(self, name: str | None = None) -> CustomVisionIds:
+        """Project Id, iterations and Resource ID; for one project (name or Project Id) or all configured."""
+        if name is not None and looks_like_uuid_attempt(name):
+            projects = [self._project(check_uuid(name, "Project Id"))]
+        elif name is not None:
+            projects = self._select([check_text_name(name, "project name")])
+        else:
+            projects = self._select(self._configured())
+        return CustomVisionIds(
+            target=self.target.name,
+            endpoint=self.target.endpoint,
+            resource_id=self.target.full_resource_id,
+            subscription_id=self.target.subscription,
+            region=self.target.region,
+            projects=pmap(self._project_view, projects, PROJECT_WORKERS),
+        )
+
+    def _configured(self) -> list[str]:
+        out = []
+        for p in self.target.projects:
+            out.append(check_uuid(p, "Project Id") if looks_like_uuid_attempt(p) else check_text_name(p, "project name"))
+        return out
+
+    def failures(self) -> list[Failure]:
+        """Failed iterations of the configured projects, each diagnosed, with the images-per-tag check."""
+        projects = self._select(self._configured())
+        found = pmap(self._project_failures, projects, PROJECT_WORKERS)
+        return [f for group in found for f in group]
+
+    def probe(self) -> str:
+        projects = self._all_projects()
+        return f"Custom Vision {self.target.endpoint}: listed {len(projects)} project(s)"
+
+    # ---- diagnosis ----------------------------------------------------------------------------
+
+    def _project_failures(self, project: dict[str, Any]) -> list[Failure]:
+        iterations = self._iterations(project["id"])
+        failed = [i for i in iterations if str(i.get("status", "")).lower() == "failed"]
+        if not failed:
+            return []
+        settings = project.get("settings") or {}
+        domain = self._domain(settings.get("domainId"))
+        tags = self._tags(project["id"])
+        check = images_per_tag(tags, domain.get("type"))
+        completed = [i.get("created") or "" for i in iterations if str(i.get("status", "")).lower() == "completed"]
+        return [self._failure(project, it, domain, check, completed) for it in failed]
+
+    def _failure(
+        self,
+        project: dict[str, Any],
+        it: dict[str, Any],
+        domain: dict[str, Any],
+        check: "TagCheck",
+        completed: list[str],
+    ) -> Failure:
+        line = json.dumps(it, ensure_ascii=False)  # the GetIterations entry, as support sees it
+        matches = diagnose_lines([line], "customvision", self.lang)
+        if not any(m.id == "customvision.training_failed" for m in matches):
+            matches.append(playbook_match("customvision.training_failed", [line], 55, self.lang))
+        if check.below_minimum:
+            matches.append(playbook_match("customvision.insufficient_training_images", check.evidence(), 85, self.lang))
+        elif check.below_recommended:
+            matches.append(playbook_match("customvision.insufficient_training_images", check.evidence(), 45, self.lang))
+        fields = {
+            "project_id": project["id"],
+            "iteration_id": it.get("id", ""),
+            "resource_id": self.target.full_resource_id,
+            "subscription_id": self.target.subscription,
+            "images_per_tag": check.summary(),
+            "error_message": f"iteration status {it.get('status')}",
+        }
+        if self.target.region:
+            fields["region"] = self.target.region
+        if domain.get("type"):
+            fields["project_type"] = f"{domain['type']} ({domain.get('name', 'domain')})"
+        if it.get("lastModified"):
+            fields["failure_time"] = it["lastModified"]
+        created = it.get("created") or ""
+        details: dict[str, Any] = {
+            "project_name": project.get("name", ""),
+            "iteration_name": it.get("name", ""),
+            "domain_type": domain.get("type"),
+            "images_per_tag": check.to_json(),
+            "superseded": any(c > created for c in completed),
+        }
+        ticket_sub = self.settings.config.defaults.subscription_id
+        if ticket_sub and ticket_sub.lower() != self.target.subscription.lower():
+            details["warnings"] = [
+                f"support tickets must be filed from subscription {self.target.subscription} (the one holding the "
+                f"resource); defaults.subscription_id is {ticket_sub}"
+            ]
+        return Failure(
+            service=self.service,
+            target=self.target.name,
+            kind="iteration",
+            key=it.get("id", ""),
+            status=str(it.get("status", "")),
+            message=f"iteration {it.get('name', '?')!r} of project {project.get('name', '?')!r} failed",
+            occurred_at=_when(it.get("lastModified") or it.get("created")),
+            fields=fields,
+            matches=merge(matches),
+            log_excerpt=line,
+            details=details,
+        )
+
+
+@dataclass
+class TagCheck:
+    """Tagged images per tag against the documented minimum (5 classification, 15 detection) and 50 recommended."""
+
+    counts: dict[str, int]
+    domain_type: str | None
+    minimum: int
+    below_minimum: list[str]
+    below_recommended: list[str]
+
+    def evidence(self) -> list[str]:
+        kind = self.domain_type or "this project type"
+        if not self.counts:
+            return [f"the project has no tags; at least {self.minimum} tagged images per tag are needed for {kind}"]
+        out = [
+            f"tag {name!r}: {self.counts[name]} tagged images, minimum {self.minimum} for {kind}"
+            f" ({RECOMMENDED_IMAGES_PER_TAG}+ recommended)"
+            for name in self.below_minimum
+        ]
+        out += [
+            f"tag {name!r}: {self.counts[name]} tagged images, below the recommended {RECOMMENDED_IMAGES_PER_TAG}"
+            for name in self.below_recommended
+        ]
+        return out
+
+    def summary(self) -> str:
+        return ", ".join(f"{k}: {v}" for k, v in sorted(self.counts.items(), key=lambda kv: kv[1])) or "no tags"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "counts": self.counts,
+            "minimum": self.minimum,
+            "recommended": RECOMMENDED_IMAGES_PER_TAG,
+            "below_minimum": self.below_minimum,
+            "below_recommended": self.below_recommended,
+        }
+
+
+def images_per_tag(tags: list[dict[str, Any]], domain_type: str | None) -> TagCheck:
+    """Compare each regular tag's imageCount with the minimum for the project type (no tags at all fails too)."""
+    minimum = MIN_IMAGES_PER_TAG.get(domain_type or "", MIN_IMAGES_PER_TAG["Classification"])
+    counts = {t.get("name", "?"): int(t.get("imageCount") or 0) for t in tags if t.get("type", "Regular") != "Negative"}
+    ordered = sorted(counts, key=lambda n: (counts[n], n))
+    below_min = [n for n in ordered if counts[n] < minimum] if counts else ["(no tags)"]
+    below_rec = [n for n in ordered if minimum <= counts[n] < RECOMMENDED_IMAGES_PER_TAG]
+    return TagCheck(counts, domain_type, minimum, below_min, below_rec)

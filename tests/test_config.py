@@ -1,0 +1,150 @@
+"""triage.toml validation, `config check` (static and --live), and the ID/ARN validators."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from bot import config
+from bot.cli import cli
+from bot.commands.config_check import config_check
+from bot.errors import ConfigError, InputError
+from bot.identifiers import check_uuid, parse_rekognition_arn
+from fake_customvision import KEY, FakeCustomVision
+
+SUB = "11111111-2222-3333-4444-555555555555"
+RID = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/cv"
+
+
+@pytest.fixture
+def fake():
+    server = FakeCustomVision().start()
+    server.seed_standard()
+    yield server
+    server.stop()
+
+
+def test_config_with_several_problems_names_them_all_at_once():
+    toml = """
+[[customvision]]
+name = "cv prod"
+endpoint = "cv.example.com"
+auth = "key"
+resource_id = "/subscriptions/x/resourceGroups/rg"
+
+[[rekognition]]
+name = "aws"
+region = "us-east"
+colour = "blue"
+"""
+    with pytest.raises(ConfigError) as e:
+        config.parse(toml, source="bad.toml")
+    msg = e.value.message
+    assert msg.startswith("bad.toml: ") and "problem(s)" in msg
+    for expected in ("customvision[0].name", "customvision[0].endpoint", "customvision[0].resource_id",
+                     "rekognition[0].region", "rekognition[0].colour"):
+        assert expected in msg, expected
+
+
+def test_config_check_names_every_problem_at_once():
+    toml = f"""
+[defaults]
+subscription_id = "99999999-2222-3333-4444-555555555555"
+
+[[customvision]]
+name = "cv-key"
+endpoint = "https://cv.cognitiveservices.azure.com"
+training_key_env = "CV_MISSING_KEY"
+resource_id = "{RID}"
+projects = ["widgets", "64b822c5-8082"]
+
+[[customvision]]
+name = "cv-entra"
+endpoint = "https://westeurope.api.cognitive.microsoft.com"
+auth = "entra"
+resource_id = "{RID}"
+
+[[rekognition]]
+name = "aws"
+region = "us-east-1"
+projects = ["widgets", "arn:aws:rekognition:eu-west-1:123456789012:project/widgets/1690000000000", "bad name!"]
+"""
+    report = config_check(config.Settings(config.parse(toml), {}))
+    errors = [(c.target, c.message) for c in report.checks if c.level == "error"]
+    warnings = [(c.target, c.message) for c in report.checks if c.level == "warning"]
+    assert not report.ok
+    assert ("cv-key", "environment variable CV_MISSING_KEY is not set") in errors
+    assert any(t == "cv-key" and "64b822c5-8082" in m for t, m in errors)
+    assert any(t == "cv-entra" and "regional endpoint" in m for t, m in errors)
+    assert any(t == "aws" and "eu-west-1" in m for t, m in errors)
+    assert any(t == "aws" and "bad name!" in m for t, m in errors)
+    assert sum(t in ("cv-key", "cv-entra") and "defaults.subscription_id" in m for t, m in warnings) == 2
+
+
+def test_config_check_live_probes_each_target(fake, tmp_path):
+    path = tmp_path / "triage.toml"
+    path.write_text(
+        f'[[customvision]]\nname = "cv-ok"\nendpoint = "{fake.endpoint}"\ntraining_key_env = "CV_KEY"\nresource_id = "{RID}"\n'
+        f'[[customvision]]\nname = "cv-badkey"\nendpoint = "{fake.endpoint}"\ntraining_key_env = "WRONG_KEY"\nresource_id = "{RID}"\n',
+        encoding="utf-8",
+    )
+    res = CliRunner().invoke(cli, ["--config", str(path), "config", "check", "--live", "--json"],
+                             env={"CV_KEY": KEY, "WRONG_KEY": "not-it"})
+    assert res.exit_code == 1
+    doc = json.loads(res.output)
+    live = {c["target"]: c for c in doc["checks"] if c["message"].startswith("live:")}
+    assert live["cv-ok"]["level"] == "ok" and "listed 2 project(s)" in live["cv-ok"]["message"]
+    assert live["cv-badkey"]["level"] == "error" and "$WRONG_KEY" in live["cv-badkey"]["message"]
+    assert "not-it" not in res.output
+
+
+def test_config_check_skips_live_probe_when_static_check_failed(fake, tmp_path):
+    path = tmp_path / "triage.toml"
+    path.write_text(f'[[customvision]]\nname = "cv"\nendpoint = "{fake.endpoint}"\ntraining_key_env = "NOT_SET"\nresource_id = "{RID}"\n',
+                    encoding="utf-8")
+    res = CliRunner().invoke(cli, ["--config", str(path), "config", "check", "--live"], env={})
+    assert res.exit_code == 1
+    assert "FAIL  customvision/cv: environment variable NOT_SET is not set" in res.output
+    assert fake.requests == []
+
+
+def test_config_check_ok(fake, tmp_path):
+    path = tmp_path / "triage.toml"
+    path.write_text(f'[[customvision]]\nname = "cv"\nendpoint = "{fake.endpoint}"\ntraining_key_env = "CV_KEY"\nresource_id = "{RID}"\n',
+                    encoding="utf-8")
+    res = CliRunner().invoke(cli, ["--config", str(path), "config", "check"], env={"CV_KEY": KEY})
+    assert res.exit_code == 0, res.output
+    assert res.output.strip().endswith("ok")
+    assert fake.requests == []  # static checks make no calls
+
+
+def test_config_check_without_any_target_warns():
+    report = config_check(config.Settings(config.Config(), {}))
+    assert report.ok and report.checks[0].level == "warning" and "no targets" in report.checks[0].message
+
+
+def test_missing_config_file_is_a_clean_error(tmp_path):
+    res = CliRunner().invoke(cli, ["--config", str(tmp_path / "nope.toml"), "status"])
+    assert isinstance(res.exception, ConfigError) and "config file not found" in res.exception.message
+
+
+# ---- validators -------------------------------------------------------------------------------------
+
+
+def test_uuid_validator_shows_the_shape():
+    assert check_uuid("64B822C5-8082-4B36-A426-27225F4AA18C", "Project Id") == "64b822c5-8082-4b36-a426-27225f4aa18c"
+    with pytest.raises(InputError) as e:
+        check_uuid("64b822c5", "Iteration Id")
+    assert "Iteration Id" in e.value.message and "8-4-4-4-12" in e.value.hint
+
+
+def test_rekognition_arn_parser():
+    v = parse_rekognition_arn(
+        "arn:aws:rekognition:ap-northeast-1:123456789012:project/my_proj.v2/version/my_proj.v2.2024-05-01T10.00.00/1714557600000"
+    )
+    assert (v.region, v.account, v.project, v.version) == ("ap-northeast-1", "123456789012", "my_proj.v2", "my_proj.v2.2024-05-01T10.00.00")
+    with pytest.raises(InputError) as e:
+        parse_rekognition_arn(v.arn, kind="project")
+    assert "project/<name>/<13-digit timestamp>" in e.value.hint and "version" not in e.value.hint

@@ -1,0 +1,163 @@
+"""`status` and `ids` across targets: concurrent, per-target errors, target selection, CLI."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from click.testing import CliRunner
+
+from bot import config
+from bot.cli import cli
+from bot.commands.ids import ids
+from bot.commands.status import status
+from bot.errors import CloudAuthError, CloudNotFound, ConfigError, InputError
+from fake_customvision import IT_FAILED, KEY, WIDGETS, FakeCustomVision
+from standin_playbooks import standin_library  # noqa: F401  (fixture)
+
+SUB = "11111111-2222-3333-4444-555555555555"
+
+
+def rid(name: str) -> str:
+    return f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/{name}"
+
+
+def target(name: str, endpoint: str, env: str = "CV_KEY") -> str:
+    return f"""
+[[customvision]]
+name = "{name}"
+endpoint = "{endpoint}"
+training_key_env = "{env}"
+resource_id = "{rid(name)}"
+"""
+
+
+@pytest.fixture
+def fakes():
+    servers = [FakeCustomVision().start() for _ in range(3)]
+    for s in servers:
+        s.seed_standard()
+    yield servers
+    for s in servers:
+        s.stop()
+
+
+def settings_of(toml: str, env: dict[str, str] | None = None) -> config.Settings:
+    return config.Settings(config.parse(toml), {"CV_KEY": KEY} if env is None else env)
+
+
+def test_sweep_reads_targets_concurrently(fakes, standin_library):
+    # Each server holds its first GetProjects until all three have arrived: a sequential
+    # sweep could never get past the first one (the barrier would break and answer 500).
+    barrier = threading.Barrier(3, timeout=10)
+    for f in fakes:
+        f.barrier = barrier
+    s = settings_of("".join(target(f"cv-{i}", f.endpoint) for i, f in enumerate(fakes)))
+    result = status(s)
+    assert [t.target for t in result.targets] == ["cv-0", "cv-1", "cv-2"]
+    assert all(t.ok for t in result.targets), [t.error for t in result.targets]
+    assert [f.key for f in result.failures] == [IT_FAILED] * 3
+    assert not barrier.broken
+
+
+def test_one_bad_target_becomes_an_error_entry_not_a_crash(fakes, standin_library):
+    toml = target("cv-good", fakes[0].endpoint) + target("cv-badkey", fakes[1].endpoint, env="OTHER_KEY") \
+        + target("cv-nokey", fakes[2].endpoint, env="UNSET_KEY")
+    result = status(settings_of(toml, {"CV_KEY": KEY, "OTHER_KEY": "wrong"}))
+    by_name = {t.target: t for t in result.targets}
+    assert by_name["cv-good"].ok and len(by_name["cv-good"].failures) == 1
+    assert isinstance(by_name["cv-badkey"].error, CloudAuthError)
+    assert isinstance(by_name["cv-nokey"].error, ConfigError) and "UNSET_KEY" in by_name["cv-nokey"].error.message
+    assert fakes[2].requests == []
+    doc = result.to_json()
+    assert doc["failure_count"] == 1 and doc["error_count"] == 2
+    bad = next(t for t in doc["targets"] if t["target"] == "cv-badkey")
+    assert bad["ok"] is False and bad["error"]["type"] == "CloudAuthError" and bad["failures"] == []
+
+
+def test_unexpected_provider_bug_is_isolated_to_its_target(fakes, standin_library):
+    class Broken:
+        def get(self, *a, **kw):
+            raise RuntimeError("boom")
+
+    s = settings_of(target("cv-0", fakes[0].endpoint))
+    result = status(s, overrides={"customvision": {"session": Broken()}})
+    [t] = result.targets
+    assert not t.ok and "RuntimeError: boom" in t.error.message
+
+
+def test_unknown_target_is_named_with_a_suggestion(fakes):
+    s = settings_of(target("cv-prod", fakes[0].endpoint))
+    with pytest.raises(InputError) as e:
+        status(s, target="cv-prd")
+    assert "'cv-prd'" in e.value.message and "did you mean 'cv-prod'" in e.value.hint
+    assert fakes[0].requests == []
+
+
+def test_unknown_service_is_rejected(fakes):
+    s = settings_of(target("cv-prod", fakes[0].endpoint))
+    with pytest.raises(InputError) as e:
+        status(s, service="vision")
+    assert "customvision" in e.value.hint
+
+
+def test_no_targets_configured_says_how_to_fix_it():
+    with pytest.raises(ConfigError) as e:
+        status(config.Settings(config.Config(), {}))
+    assert "no targets configured" in e.value.message
+
+
+def test_ids_across_targets_hides_not_found_where_another_target_has_it(fakes):
+    fakes[1].projects.clear()
+    s = settings_of(target("cv-a", fakes[0].endpoint) + target("cv-b", fakes[1].endpoint))
+    result = ids(s, "customvision", "widgets")
+    assert [(t.target, t.ok) for t in result.targets] == [("cv-a", True)]
+    assert result.targets[0].ids.projects[0].id == WIDGETS
+
+
+def test_ids_not_found_anywhere_is_one_error(fakes):
+    s = settings_of(target("cv-a", fakes[0].endpoint) + target("cv-b", fakes[1].endpoint))
+    with pytest.raises(CloudNotFound) as e:
+        ids(s, "customvision", "widgetz")
+    assert "cv-a" in e.value.message and "cv-b" in e.value.message and "widgets" in e.value.hint
+
+
+# ---- CLI ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cfg(tmp_path, fakes):
+    path = tmp_path / "triage.toml"
+    path.write_text(target("cv-prod", fakes[0].endpoint) + target("cv-broken", fakes[1].endpoint, env="BAD_KEY"),
+                    encoding="utf-8")
+    return path
+
+
+def test_cli_status_json_has_a_stable_shape_and_exit_1_on_target_errors(cfg, standin_library):
+    res = CliRunner().invoke(cli, ["--config", str(cfg), "status", "--json"], env={"CV_KEY": KEY, "BAD_KEY": "nope"})
+    assert res.exit_code == 1
+    doc = json.loads(res.output)
+    assert set(doc) == {"checked_at", "elapsed_s", "failure_count", "error_count", "targets"}
+    assert set(doc["targets"][0]) == {"service", "target", "ok", "failures", "error", "elapsed_s"}
+    failure = doc["targets"][0]["failures"][0]
+    assert failure["fields"]["iteration_id"] == IT_FAILED
+    assert failure["matches"][0]["id"] == "customvision.insufficient_training_images"
+    assert doc["targets"][1]["error"]["type"] == "CloudAuthError"
+    assert "nope" not in res.output
+
+
+def test_cli_status_text_for_one_target_given_alone(cfg, fakes, standin_library):
+    res = CliRunner().invoke(cli, ["--config", str(cfg), "status", "cv-prod"], env={"CV_KEY": KEY})
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith("1 target(s) checked")
+    assert f"Iteration Id:         {IT_FAILED}" in res.output
+    assert "· tag 'cat': 3 tagged images, minimum 5 for Classification" in res.output
+    assert fakes[1].requests == []
+
+
+def test_cli_status_text_reports_the_broken_target(cfg, standin_library):
+    res = CliRunner().invoke(cli, ["--config", str(cfg), "status", "customvision", "cv-broken"], env={"BAD_KEY": "x"})
+    assert res.exit_code == 1
+    assert "! customvision/cv-broken: could not be checked (CloudAuthError)" in res.output
+    assert "hint: put the Training key" in res.output
