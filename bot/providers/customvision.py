@@ -361,7 +361,13 @@ class CustomVisionProvider:
         tags = self._tags(project["id"])
         check = images_per_tag(tags, domain.get("type"))
         completed = [i.get("created") or "" for i in iterations if str(i.get("status", "")).lower() == "completed"]
-        return [self._failure(project, it, domain, check, completed) for it in failed]
+        found = [self._failure(project, it, domain, check, completed) for it in failed]
+        # Seed 000: retry first. Each failed iteration is one attempt; support asks how many were made.
+        attempts = ", ".join(f"{it.get('name', '?')} ({it.get('lastModified') or it.get('created') or '?'})" for it in failed)
+        for f in found:
+            later = " a later iteration completed" if f.details.get("superseded") else " no iteration completed since"
+            f.fields.setdefault("retries_done", f"{len(failed)} failed training attempt(s) in this project: {attempts};{later}")
+        return found
 
     def _failure(
         self,
