@@ -196,3 +196,35 @@ def test_long_results_go_to_a_file():
     assert not fits(long)
     blocks = text_message("t", "\n".join(f"l{i}" for i in range(3000)))
     assert len(blocks) <= 50 and all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section")
+
+
+def test_status_and_ids_through_slack_against_the_custom_vision_fake(slack, tmp_path):
+    from fake_customvision import KEY, FakeCustomVision
+
+    cv = FakeCustomVision().start()
+    cv.seed_standard()
+    try:
+        toml = f"""
+[[customvision]]
+name = "cv-prod"
+endpoint = "{cv.endpoint}"
+training_key_env = "CV_KEY"
+resource_id = "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/cv-prod"
+"""
+        config = parse(toml)
+        settings = Settings(config, {"SLACK_SIGNING_SECRET": SECRET, "CV_KEY": KEY})
+        client = web_client("xoxb-test-token", base_url=f"{slack.base}/api/")
+        auth = lambda enterprise_id, team_id, user_id: AuthorizeResult(  # noqa: E731
+            enterprise_id=enterprise_id, team_id=team_id, bot_token="xoxb-test-token", bot_id="B", bot_user_id="U")
+        app = build_app(settings, Store(tmp_path / "s.db"), client=client, authorize=auth)
+        app.dispatch(signed(command(slack, "status customvision")))
+        app.dispatch(signed(command(slack, "ids customvision")))
+        answers = slack.wait_for("/response_url/cmd", 2)
+        text = json.dumps(answers)
+        assert "Failed" in text and "customvision.insufficient_training_images" in text
+        assert "Resource ID" in text and KEY not in text
+        app.dispatch(signed(command(slack, "ids customvision 12345")))
+        errors = slack.wait_for("/response_url/cmd", 3)
+        assert errors[2]["response_type"] == "ephemeral" and ":warning:" in errors[2]["text"]
+    finally:
+        cv.stop()
