@@ -3,7 +3,8 @@
 Guarantees: an alert is recorded (alert row + outbox entry, one transaction) before it is posted
 and marked posted after; a crash between the two is healed on restart by asking the sink whether
 the message is already there. A lease lets one watcher poll at a time; a second one waits and
-takes over when the first stops renewing. Nothing in here imports Slack: the sink does.
+takes over when the first stops renewing. A target's first answer is its baseline: what already
+fails then is recorded, not posted. Nothing in here imports Slack: the sink does.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlite_utils import Database
 
 from bot.commands.diagnose import Diagnosis, Evidence, engine, localize
 from bot.config import Settings, Target
-from bot.errors import ConfigError, TriageError
+from bot.errors import CloudThrottled, ConfigError, TriageError
 from bot.failures import Failure
 from bot.pool import pmap
 from bot.redact import redact
@@ -30,6 +31,11 @@ log = logging.getLogger("triage.watch")
 
 LEASE = "watch"
 MAX_WORKERS = 32
+NOTE_CLAIM_S = 60.0
+"""How long an acknowledgement's outbox entries belong to the Slack app before the watcher sends them."""
+MAX_BACKOFF = 8
+"""While a cloud keeps throttling, the loop waits up to this many intervals between polls."""
+RECOVERED_TEXT = ":white_check_mark: No longer failing (retried and succeeded, or removed)."
 
 
 class SinkThrottled(TriageError):
@@ -59,14 +65,26 @@ def _schema(db: Database) -> None:
          "last_seen": str, "acked_by": str, "acked_at": str, "ticket_id": int, "failure": str},
         pk="fingerprint", if_not_exists=True,
     )
+    db["alerts"].create_index(["state"], if_not_exists=True)
     db["outbox"].create(
         {"id": int, "fingerprint": str, "op": str, "channel": str, "payload": str, "created": str, "posted_at": str,
-         "attempts": int, "last_error": str},
+         "attempts": int, "last_error": str, "claimed_until": float},
         pk="id", if_not_exists=True,
     )
+    if "claimed_until" not in db["outbox"].columns_dict:  # databases from before note() claimed its entries
+        db["outbox"].add_column("claimed_until", float)
     db["outbox"].create_index(["posted_at"], if_not_exists=True)
     db["leases"].create({"name": str, "owner": str, "expires_at": float}, pk="name", if_not_exists=True)
     db["target_health"].create({"target": str, "failing_since": str, "reported": int, "error": str}, pk="target", if_not_exists=True)
+    # targets polled successfully at least once: a target's first answer is its baseline
+    db["watched_targets"].create({"target": str, "since": str}, pk="target", if_not_exists=True)
+
+
+def _insert(db: Database, table: str, row: dict[str, Any]) -> int:
+    """Plain INSERT (sqlite-utils' insert introspects the table on every call: too slow per failure)."""
+    cols = ", ".join(row)
+    cur = db.execute(f"insert into {table} ({cols}) values ({', '.join('?' * len(row))})", list(row.values()))
+    return int(cur.lastrowid or 0)
 
 
 @dataclass
@@ -77,9 +95,11 @@ class CycleReport:
     recovered: int = 0
     baseline: int = 0
     unreachable: list[str] = field(default_factory=list)
+    throttled: list[str] = field(default_factory=list)
     posted: int = 0
     pending: int = 0
     seconds: float = 0.0
+    lease_lost: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -117,10 +137,12 @@ class Watcher:
         self.owner = owner or f"watch-{uuid.uuid4().hex[:8]}"
         self.clock = clock
         self.sleep = sleep
-        self.interval = settings.config.watch.interval_s
-        self.lease_ttl = max(30.0, 3 * self.interval)
-        self.post_baseline = settings.config.watch.post_baseline if post_baseline is None else post_baseline
-        self._poll = poll or self._poll_provider
+        watch = settings.config.watch
+        self.interval = watch.interval_s
+        self.lease_ttl = watch.lease_s if watch.lease_s is not None else max(30.0, 3 * self.interval)
+        self.post_baseline = watch.post_baseline if post_baseline is None else post_baseline
+        self._poll = poll if poll is not None else self._poll_provider
+        self._renewed = float("-inf")
         store.ensure(_schema)
         for _, t in self._targets():
             self.channel_for(t.name)  # every target must route somewhere before the first poll
@@ -128,13 +150,19 @@ class Watcher:
     # -- lease ------------------------------------------------------------------------------
     def acquire(self) -> bool:
         """Take or renew the lease; False while another live watcher holds it."""
-        now = self.clock()
         with self.store.transaction() as db:
-            rows = list(db.query("select owner, expires_at from leases where name = ?", [LEASE]))
-            if rows and rows[0]["owner"] != self.owner and rows[0]["expires_at"] > now:
-                return False
-            db["leases"].upsert({"name": LEASE, "owner": self.owner, "expires_at": now + self.lease_ttl}, pk="name")
-            return True
+            return self._take(db)
+
+    def _take(self, db: Database) -> bool:
+        now = self.clock()
+        rows = list(db.query("select owner, expires_at from leases where name = ?", [LEASE]))
+        if rows and rows[0]["owner"] != self.owner and rows[0]["expires_at"] > now:
+            return False
+        db.execute("insert into leases (name, owner, expires_at) values (?, ?, ?) "
+                   "on conflict(name) do update set owner = excluded.owner, expires_at = excluded.expires_at",
+                   [LEASE, self.owner, now + self.lease_ttl])
+        self._renewed = now
+        return True
 
     def release(self) -> None:
         with self.store.transaction() as db:
@@ -158,128 +186,191 @@ class Watcher:
         return channel
 
     def cycle(self) -> CycleReport:
-        """One poll of every target, then the outbox drained. The caller holds the lease."""
+        """One poll of every target, recorded under the lease, then the outbox drained.
+
+        Does nothing but poll when another live watcher holds the lease (it took over while we polled).
+        """
         started = self.clock()
         report = CycleReport()
         targets = self._targets()
         report.targets = len(targets)
 
-        def one(pair: tuple[str, Target]) -> tuple[str, Target, list[Failure] | None, str | None]:
+        def one(pair: tuple[str, Target]) -> tuple[str, Target, list[Failure] | None, TriageError | None]:
             svc, t = pair
             try:
                 return svc, t, self._poll(svc, t), None
             except TriageError as e:
-                return svc, t, None, e.message
+                return svc, t, None, e
             except Exception as e:  # a provider bug must not stop the other targets
-                return svc, t, None, f"{type(e).__name__}: {e}"
+                return svc, t, None, TriageError(f"{type(e).__name__}: {e}")
 
         results = pmap(one, targets, MAX_WORKERS)
-        first_run = self.store.db["alerts"].count == 0 and self.store.db["outbox"].count == 0
         with self.store.transaction() as db:
+            if not self._take(db):
+                log.warning("another watcher took the lease during this poll; leaving the results to it")
+                report.lease_lost = True
+                report.seconds = self.clock() - started
+                return report
+            now = utcnow()
+            watched = {r["target"] for r in db.query("select target from watched_targets")}
+            health = {r["target"]: r for r in db.query("select target, failing_since from target_health")}
+            active: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+            for r in db.query("select fingerprint, service, target, state, channel from alerts where state != 'recovered'"):
+                active.setdefault((r["service"], r["target"]), {})[r["fingerprint"]] = r
             for svc, t, failures, error in results:
-                self._health(db, t.name, error, report)
+                key = f"{svc}:{t.name}"
+                self._health(db, key, t.name, error, health.get(key), report)
                 if failures is None:
                     continue
                 report.failures += len(failures)
-                self._record(db, t.name, failures, first_run, report)
+                first = key not in watched
+                if first:  # this target's first answer: what fails already is the baseline
+                    db.execute("insert into watched_targets (target, since) values (?, ?)", [key, now])
+                self._record(db, svc, t.name, failures, first and not self.post_baseline, active.get((svc, t.name), {}), now, report)
         report.posted, report.pending = self.drain()
         report.seconds = self.clock() - started
         return report
 
-    def _health(self, db: Database, target: str, error: str | None, report: CycleReport) -> None:
+    def _health(self, db: Database, key: str, target: str, error: TriageError | None, row: dict[str, Any] | None,
+                report: CycleReport) -> None:
         """A target that keeps failing to answer is reported once, and once more when it is back."""
-        rows = list(db.query("select * from target_health where target = ?", [target]))
-        row = rows[0] if rows else None
         if error is not None:
             report.unreachable.append(target)
+            if isinstance(error, CloudThrottled):
+                report.throttled.append(target)
             if row is None:
-                db["target_health"].insert({"target": target, "failing_since": utcnow(), "reported": 1, "error": redact(error)[:500]})
-                self._enqueue(db, f"health:{target}", "notice", self.channel_for(target),
-                              {"text": f":warning: triage cannot read target `{target}`: {redact(error)[:500]}. "
+                message = redact(error.message)[:500]
+                _insert(db, "target_health", {"target": key, "failing_since": utcnow(), "reported": 1, "error": message})
+                self._enqueue(db, f"health:{key}", "notice", self.channel_for(target),
+                              {"text": f":warning: triage cannot read target `{target}`: {message}. "
                                        "Reported once; polling goes on and will say when it answers again."})
         elif row is not None:
-            db.execute("delete from target_health where target = ?", [target])
-            self._enqueue(db, f"health:{target}", "notice", self.channel_for(target),
+            db.execute("delete from target_health where target = ?", [key])
+            self._enqueue(db, f"health:{key}", "notice", self.channel_for(target),
                           {"text": f":white_check_mark: target `{target}` answers again (unreachable since {row['failing_since']})."})
 
-    def _record(self, db: Database, target: str, failures: list[Failure], first_run: bool, report: CycleReport) -> None:
-        now = utcnow()
-        seen = set()
+    def _record(self, db: Database, service: str, target: str, failures: list[Failure], baseline: bool,
+                active: dict[str, dict[str, Any]], now: str, report: CycleReport) -> None:
+        """New failures become alerts (or the baseline); open alerts no longer seen have recovered."""
+        channel = self.channel_for(target)
+        by_fp: dict[str, Failure] = {}
         for f in failures:
-            fp = f.fingerprint
-            seen.add(fp)
-            existing = list(db.query("select fingerprint, state from alerts where fingerprint = ?", [fp]))
-            if existing:
-                db["alerts"].update(fp, {"last_seen": now})
-                if existing[0]["state"] == "recovered":  # failed again after a recovery: a new alert
-                    db["alerts"].update(fp, {"state": "open", "first_seen": now})
-                    self._enqueue(db, fp, "post", self.channel_for(target), {})
-                    report.new += 1
-                continue
-            baseline = first_run and not self.post_baseline
+            by_fp.setdefault(f.fingerprint, f)
+        fresh = {fp: f for fp, f in by_fp.items() if fp not in active}
+        still = [(now, fp) for fp in by_fp if fp in active]
+        if still:
+            db.conn.executemany("update alerts set last_seen = ? where fingerprint = ?", still)
+        known: set[str] = set()  # recovered alerts failing again
+        fps = list(fresh)
+        for i in range(0, len(fps), 500):
+            chunk = fps[i:i + 500]
+            marks = ", ".join("?" * len(chunk))
+            known.update(r[0] for r in db.execute(f"select fingerprint from alerts where fingerprint in ({marks})", chunk))
+        for fp, f in fresh.items():
             top = f.matches[0] if f.matches else None
-            db["alerts"].insert({
-                "fingerprint": fp, "service": f.service, "target": target, "kind": f.kind, "key": f.key, "status": f.status,
-                "title": redact(top.title if top else f"{f.kind} {f.status}"), "playbook": top.id if top else None,
-                "channel": self.channel_for(target), "message_ts": None, "state": "baseline" if baseline else "open",
-                "baseline": int(baseline), "first_seen": now, "last_seen": now, "acked_by": None, "acked_at": None,
-                "ticket_id": None, "failure": dumps(_redacted_failure(f)),
-            })
-            if baseline:
-                report.baseline += 1
+            doc = {"service": service, "target": target, "kind": f.kind, "key": f.key, "status": f.status,
+                   "title": redact(top.title if top else f"{f.kind} {f.status}"), "playbook": top.id if top else None,
+                   "channel": channel, "last_seen": now, "failure": dumps(_redacted_failure(f))}
+            if fp in known:  # failed again after a recovery: a new alert (a new root message)
+                doc |= {"state": "open", "baseline": 0, "first_seen": now, "acked_by": None, "acked_at": None, "ticket_id": None}
+                db.execute(f"update alerts set {', '.join(f'{k} = ?' for k in doc)} where fingerprint = ?", [*doc.values(), fp])
             else:
-                self._enqueue(db, fp, "post", self.channel_for(target), {})
-                report.new += 1
-        # open alerts of this target that no longer fail: retried and succeeded, or removed
-        for row in db.query("select fingerprint, channel from alerts where target = ? and state in ('open', 'acked')", [target]):
-            if row["fingerprint"] not in seen:
-                db["alerts"].update(row["fingerprint"], {"state": "recovered", "last_seen": now})
-                self._enqueue(db, row["fingerprint"], "reply", row["channel"],
-                              {"text": ":white_check_mark: No longer failing (retried and succeeded, or removed)."})
-                self._enqueue(db, row["fingerprint"], "update", row["channel"], {})
-                report.recovered += 1
+                _insert(db, "alerts", doc | {"fingerprint": fp, "message_ts": None, "state": "baseline" if baseline else "open",
+                                             "baseline": int(baseline), "first_seen": now, "acked_by": None, "acked_at": None,
+                                             "ticket_id": None})
+                if baseline:
+                    report.baseline += 1
+                    continue
+            self._enqueue(db, fp, "post", channel, {})
+            report.new += 1
+        # alerts of this target that no longer fail: retried and succeeded, or removed
+        for fp, row in active.items():
+            if fp in by_fp:
+                continue
+            db.execute("update alerts set state = 'recovered', last_seen = ? where fingerprint = ?", [now, fp])
+            if row["state"] == "baseline":
+                continue  # never posted: nothing to update; failing again later is a new alert
+            self._enqueue(db, fp, "reply", row["channel"], {"text": RECOVERED_TEXT})
+            self._enqueue(db, fp, "update", row["channel"], {})
+            report.recovered += 1
 
-    def _enqueue(self, db: Database, fingerprint: str, op: str, channel: str, payload: dict[str, Any]) -> None:
-        db["outbox"].insert({"fingerprint": fingerprint, "op": op, "channel": channel, "payload": dumps(payload),
-                             "created": utcnow(), "posted_at": None, "attempts": 0, "last_error": None})
+    def _enqueue(self, db: Database, fingerprint: str, op: str, channel: str, payload: dict[str, Any],
+                 claimed_until: float | None = None) -> int:
+        return _insert(db, "outbox", {"fingerprint": fingerprint, "op": op, "channel": channel, "payload": dumps(payload),
+                                      "created": utcnow(), "posted_at": None, "attempts": 0, "last_error": None,
+                                      "claimed_until": claimed_until})
 
     # -- events from the Slack buttons -----------------------------------------------------
     def note(self, fingerprint: str, text: str, **changes: Any) -> None:
-        """Record an acknowledgement or a drafted ticket, then put it in the thread and update the root."""
+        """Record an acknowledgement or a drafted ticket, then put it in the thread and update the root.
+
+        Runs in the Slack app, beside the watcher: it sends only its own two entries, claimed for
+        NOTE_CLAIM_S so the watcher's drain leaves them alone (and sends them if this process dies).
+        """
         with self.store.transaction() as db:
             rows = list(db.query("select channel from alerts where fingerprint = ?", [fingerprint]))
             if not rows:
                 raise TriageError("this alert is no longer known to triage")
             if changes:
                 db["alerts"].update(fingerprint, changes)
-            self._enqueue(db, fingerprint, "reply", rows[0]["channel"], {"text": text})
-            self._enqueue(db, fingerprint, "update", rows[0]["channel"], {})
-        self.drain()
+            until = self.clock() + NOTE_CLAIM_S
+            ids = [self._enqueue(db, fingerprint, "reply", rows[0]["channel"], {"text": text}, until),
+                   self._enqueue(db, fingerprint, "update", rows[0]["channel"], {}, until)]
+        self.drain(only=ids)
 
     # -- outbox --------------------------------------------------------------------------------
-    def drain(self, limit: int = 500) -> tuple[int, int]:
-        """Send pending outbox entries in order; stop (nothing dropped) when the sink throttles."""
-        posted = 0
-        pending = list(self.store.db.query("select * from outbox where posted_at is null order by id limit ?", [limit]))
-        for i, entry in enumerate(pending):
-            try:
-                self._send(entry)
-            except SinkThrottled as e:
-                self._failed(entry, f"throttled, retry after {e.retry_after:.0f} s")
-                self.sleep(min(e.retry_after, 60.0))
-                return posted, len(pending) - i
-            except TriageError as e:
-                self._failed(entry, e.message)
-                continue
-            posted += 1
-        return posted, 0
+    def drain(self, batch: int = 500, *, only: list[int] | None = None) -> tuple[int, int]:
+        """Send pending outbox entries in order; stop (nothing dropped) when the sink throttles.
 
-    def _failed(self, entry: dict[str, Any], error: str) -> None:
-        self.store.db.execute("update outbox set attempts = attempts + 1, last_error = ? where id = ?", [redact(error)[:500], entry["id"]])
+        Returns (sent, left unsent because of throttling or a lost lease). The watcher drains under
+        its lease (renewed as it goes; if it is lost, it stops). `only` sends just those entries
+        (note() in the Slack app); on failure they go back to the watcher.
+        """
+        posted, after = 0, 0
+        blocked: set[str] = set()  # alerts whose root post failed: their replies must not land in an older thread
+        while True:
+            if only is None:
+                pending = list(self.store.db.query(
+                    "select * from outbox where posted_at is null and (claimed_until is null or claimed_until < ?) and id > ? "
+                    "order by id limit ?", [self.clock(), after, batch]))
+            else:
+                pending = list(self.store.db.query(
+                    f"select * from outbox where posted_at is null and id in ({', '.join('?' * len(only))}) order by id", only))
+            for entry in pending:
+                if only is None and self.clock() - self._renewed > self.lease_ttl / 3 and not self.acquire():
+                    log.warning("lost the lease while draining; the other watcher sends the rest")
+                    return posted, self._unsent()
+                if entry["fingerprint"] in blocked:
+                    continue
+                try:
+                    self._send(entry)
+                except SinkThrottled as e:
+                    self._failed(entry, f"throttled, retry after {e.retry_after:.0f} s", release=only is not None)
+                    if only is None:
+                        self.sleep(min(e.retry_after, 60.0))
+                    return posted, self._unsent()
+                except TriageError as e:
+                    self._failed(entry, e.message, release=only is not None)
+                    if entry["op"] == "post":
+                        blocked.add(entry["fingerprint"])
+                    continue
+                posted += 1
+            if only is not None or len(pending) < batch:
+                return posted, 0
+            after = pending[-1]["id"]
+
+    def _unsent(self) -> int:
+        return int(self.store.db.execute("select count(*) from outbox where posted_at is null").fetchone()[0])
+
+    def _failed(self, entry: dict[str, Any], error: str, release: bool = False) -> None:
+        self.store.db.execute("update outbox set last_error = ?, claimed_until = case when ? then null else claimed_until end where id = ?",
+                              [redact(error)[:500], release, entry["id"]])
 
     def _send(self, entry: dict[str, Any]) -> None:
         payload = json.loads(entry["payload"])
         op, channel = entry["op"], entry["channel"]
+        # Counted before sending: an entry with attempts > 0 may have reached Slack before a crash.
+        self.store.db.execute("update outbox set attempts = attempts + 1 where id = ?", [entry["id"]])
         if op == "notice":
             self.sink.reply(channel, "", payload["text"])
             self._mark(entry["id"])
@@ -289,15 +380,19 @@ class Watcher:
             self._mark(entry["id"])
             return
         if op == "post":
-            # Healing a crash between post and mark: the message may already be in the channel.
-            ts = self.sink.find_posted(channel, alert["fingerprint"], entry["created"]) or self.sink.post(channel, alert)
+            ts = None
+            if entry["attempts"]:  # a crash or a timeout between post and mark: the message may be there already
+                ts = self.sink.find_posted(channel, alert["fingerprint"], entry["created"])
+                if ts is not None and ts == alert.get("message_ts"):
+                    ts = None  # the root message from before a recovery, not this alert's
+            ts = ts or self.sink.post(channel, alert)
             with self.store.transaction() as db:
-                db["alerts"].update(alert["fingerprint"], {"message_ts": ts, "channel": channel})
+                db.execute("update alerts set message_ts = ?, channel = ? where fingerprint = ?", [ts, channel, alert["fingerprint"]])
                 db.execute("update outbox set posted_at = ? where id = ?", [utcnow(), entry["id"]])
             return
         ts = alert.get("message_ts")
         if not ts:
-            if alert.get("state") == "baseline":
+            if alert.get("baseline"):
                 self._mark(entry["id"])  # no root message to update for a baseline failure
                 return
             raise TriageError("root message not posted yet")
@@ -321,19 +416,39 @@ class Watcher:
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self, *, once: bool = False, stop: Callable[[], bool] = lambda: False) -> None:
-        """Poll forever (or once): wait for the lease, poll, drain, sleep the interval."""
+        """Poll forever (or once): wait for the lease, poll, drain, sleep the interval (renewing the lease)."""
+        backoff, holding = 1, None
         while not stop():
             if not self.acquire():
-                log.info("another watcher holds the lease; waiting")
                 if once:
+                    log.info("another watcher holds the lease; nothing to do")
                     return
+                if holding is not False:
+                    log.info("watcher %s waits: another watcher holds the lease", self.owner)
+                holding = False
                 self.sleep(min(10.0, self.lease_ttl / 3))
                 continue
+            if not holding:
+                log.info("watcher %s holds the lease", self.owner)
+                holding = True
             report = self.cycle()
             log.info("cycle: %s", json.dumps(report.to_json()))
             if once:
                 return
-            self.sleep(self.interval if not report.pending else max(1.0, self.interval / 4))
+            # A cloud that keeps throttling slows the whole loop down, up to MAX_BACKOFF intervals.
+            backoff = min(backoff * 2, MAX_BACKOFF) if report.throttled else 1
+            self._idle(self.interval * backoff if not report.pending else max(1.0, self.interval / 4), stop)
+
+    def _idle(self, seconds: float, stop: Callable[[], bool]) -> None:
+        """Wait between cycles, renewing the lease so a standby watcher does not take over."""
+        end = self.clock() + seconds
+        while not stop():
+            left = end - self.clock()
+            if left <= 0:
+                return
+            self.sleep(min(left, self.lease_ttl / 3))
+            if not self.acquire():
+                return
 
 
 def _redacted_failure(f: Failure) -> dict[str, Any]:

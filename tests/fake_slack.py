@@ -11,9 +11,19 @@ from urllib.parse import parse_qs
 
 
 class FakeSlack:
+    """Records every call. Channel history: top-level chat.postMessage messages (with their metadata)
+    come back from conversations.history, newest first. `hang[path]` simulates a crash window: the
+    call is recorded, the message posted ("after") or not ("before"), and the answer never comes
+    (the connection is dropped when the fake closes or `release()` is called)."""
+
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.throttle: dict[str, int] = {}  # path -> how many 429s to answer first
+        self.hang: dict[str, str] = {}  # path -> "before" | "after" (posted, then no answer) | "drop" (posted, connection closed)
+        self.retry_after = "0"  # the Retry-After header of throttled answers
+        self.messages: dict[str, list[dict[str, Any]]] = {}  # channel -> top-level messages, oldest first
+        self._ts = 0
+        self._released = threading.Event()
         self.locale = "en-US"
         self.groups: dict[str, list[str]] = {}
         self.lock = threading.Lock()
@@ -32,13 +42,23 @@ class FakeSlack:
                     body = {"_multipart": len(raw)}
                 else:
                     body = {k: v[0] for k, v in parse_qs(raw).items()}
+                self.path, _, query = self.path.partition("?")  # GET methods (conversations.history) send a query
+                body.update({k: v[0] for k, v in parse_qs(query).items()})
                 with fake.lock:
                     fake.calls.append((self.path, body))
                     left = fake.throttle.get(self.path, 0)
                     if left:
                         fake.throttle[self.path] = left - 1
                 if left:
-                    return self._send(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "0"})
+                    return self._send(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": fake.retry_after})
+                mode = fake.hang.get(self.path)
+                if mode:
+                    if mode in ("after", "drop"):
+                        fake.answer(self.path, body)
+                    if mode != "drop":
+                        fake._released.wait(60)
+                    self.close_connection = True  # no answer: the client sees the connection closed
+                    return None
                 if self.path.startswith("/response_url/") or self.path.startswith("/upload/"):
                     return self._send(200, "ok")
                 self._send(200, fake.answer(self.path, body))
@@ -56,6 +76,7 @@ class FakeSlack:
                 self.wfile.write(data)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -70,11 +91,31 @@ class FakeSlack:
             return {"ok": True, "upload_url": f"{self.base}/upload/F1", "file_id": "F1"}
         if path.endswith("/files.completeUploadExternal"):
             return {"ok": True, "files": [{"id": "F1", "title": "triage.txt"}]}
-        if path.endswith("/chat.postMessage") or path.endswith("/chat.update"):
+        if path.endswith("/chat.postMessage"):
             with self.lock:
-                n = sum(1 for p, _ in self.calls if p.endswith("/chat.postMessage"))
-            return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts") or f"1700000000.{n:06d}"}
+                self._ts += 1
+                ts = f"{int(time.time())}.{self._ts:06d}"
+                if not body.get("thread_ts"):
+                    message = {"type": "message", "ts": ts, "text": body.get("text", ""), "bot_id": "BBOT"}
+                    if body.get("metadata"):
+                        message["metadata"] = body["metadata"]
+                    self.messages.setdefault(body.get("channel", ""), []).append(message)
+            return {"ok": True, "channel": body.get("channel"), "ts": ts}
+        if path.endswith("/chat.update"):
+            return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts")}
+        if path.endswith("/conversations.history"):
+            with self.lock:
+                found = list(reversed(self.messages.get(body.get("channel", ""), [])))
+            oldest = float(body.get("oldest") or 0)
+            found = [m for m in found if float(m["ts"]) > oldest]
+            if str(body.get("include_all_metadata")).lower() not in ("true", "1"):
+                found = [{k: v for k, v in m.items() if k != "metadata"} for m in found]
+            return {"ok": True, "messages": found[: int(body.get("limit") or 100)], "has_more": False}
         return {"ok": True}
+
+    def release(self) -> None:
+        """Let hung calls go (their connections are dropped without an answer)."""
+        self._released.set()
 
     def paths(self) -> list[str]:
         with self.lock:
@@ -94,4 +135,6 @@ class FakeSlack:
         raise AssertionError(f"{suffix} called {len(self.bodies(suffix))} times, wanted {count}; calls: {self.paths()}")
 
     def close(self) -> None:
+        self.release()
         self.server.shutdown()
+        self.server.server_close()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from http.client import HTTPException
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.errors import CloudError
 from bot.redact import redact
@@ -52,6 +54,17 @@ def alert_blocks(alert: dict[str, Any]) -> list[dict[str, Any]]:
     return blocks
 
 
+def alert_client(token: str, base_url: str | None = None) -> WebClient:
+    """The watcher's Web API client: retries a 429 (nothing was posted), nothing else.
+
+    A post whose answer was lost (reset, disconnect, timeout, 5xx) may have landed; retrying it
+    blindly is how duplicates happen. It stays in the outbox instead, and the retry first asks the
+    channel's history whether it is there.
+    """
+    kwargs: dict[str, Any] = {"base_url": base_url} if base_url else {}
+    return WebClient(token=token, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=3)], timeout=15, **kwargs)
+
+
 class SlackSink:
     """Posts alerts with message metadata carrying the fingerprint, so a repost after a crash is detected."""
 
@@ -65,6 +78,8 @@ class SlackSink:
             if e.response.status_code == 429:  # still throttled after the client's own retries
                 raise SinkThrottled("Slack rate limit", float(e.response.headers.get("Retry-After", 30))) from None
             raise CloudError(f"Slack {method} failed: {e.response.get('error')}") from None
+        except (OSError, HTTPException, SlackClientError) as e:  # timeout, refused, reset: the entry stays in the outbox
+            raise CloudError(f"Slack {method} did not answer: {type(e).__name__}: {e}") from None
 
     def post(self, channel: str, alert: dict[str, Any]) -> str:
         resp = self._call("chat_postMessage", channel=channel, text=B.clip(f"Failure: {alert['title']}", 150), blocks=alert_blocks(alert),
@@ -106,5 +121,8 @@ def acknowledge_alert(h: Any, body: dict[str, Any], client: WebClient, respond: 
         return
     watcher = Watcher(h.settings, h.store, SlackSink(client))
     at = utcnow()
-    watcher.note(value["alert"], f":eyes: Acknowledged by <@{user}> at {at}.", state="acked", acked_by=user, acked_at=at)
+    alert = watcher.alert(value["alert"]) or {}
+    # only a failing alert becomes "acked": a late click on a recovered one must not reopen it
+    state = {"state": "acked"} if alert.get("state") == "open" else {}
+    watcher.note(value["alert"], f":eyes: Acknowledged by <@{user}> at {at}.", acked_by=user, acked_at=at, **state)
     h._audit(user, channel, "button:acknowledge", value["alert"], "ok")

@@ -1,0 +1,742 @@
+"""`triage watch`: fake providers driven through transitions, a real SQLite file, a fake Slack on 127.0.0.1.
+
+The first half runs the Watcher in-process (the `poll=` seam, an injected clock); the second half
+runs real `python -m bot watch` processes against the fake Slack and a fake Custom Vision, and
+kills them at the worst moments.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from slack_sdk import WebClient
+
+from bot.commands.diagnose import Diagnosis, Evidence, StepView
+from bot.config import Settings, Target, parse
+from bot.errors import CloudError, CloudThrottled
+from bot.failures import Failure
+from bot.slack.alerts import SlackSink, alert_client
+from bot.store import Store
+from bot.watch import Watcher
+from fake_customvision import IT_FAILED, KEY, WIDGETS, FakeCustomVision, iteration
+from tests.fake_slack import FakeSlack
+
+ROOT = Path(__file__).resolve().parent.parent
+SUB = "11111111-2222-3333-4444-555555555555"
+RESOURCE_ID = f"/subscriptions/{SUB}/resourceGroups/rg-vision/providers/Microsoft.CognitiveServices/accounts/cv-prod"
+POST, UPDATE, HISTORY = "/api/chat.postMessage", "/api/chat.update", "/api/conversations.history"
+
+TOML = f"""
+[slack]
+alert_channel = "CALERTS"
+oncall_group = "SONCALL"
+
+[watch]
+interval_s = 5
+
+[watch.routes]
+aml-prod = "CMLOPS"
+
+[[customvision]]
+name = "cv-prod"
+endpoint = "https://cv-prod.cognitiveservices.azure.com"
+training_key_env = "CV_KEY"
+resource_id = "{RESOURCE_ID}"
+
+[[azureml]]
+name = "aml-prod"
+subscription_id = "{SUB}"
+resource_group = "rg-ml"
+workspace = "ws-prod"
+
+[[rekognition]]
+name = "rek-prod"
+region = "us-east-1"
+"""
+
+
+# ---- fakes and helpers ----------------------------------------------------------------------------
+
+
+def diagnosis(pid: str, title: str, step: str) -> Diagnosis:
+    return Diagnosis(id=pid, title=title, summary="", service=pid.split(".")[0], severity="error", score=90, retryable=True,
+                     evidence=[Evidence(1, '"status": "Failed"')], steps=[StepView(step)], collect=[])
+
+
+def cv_failure(iteration_id: str = "it-2") -> Failure:
+    return Failure(service="customvision", target="cv-prod", kind="iteration", key=iteration_id, status="Failed",
+                   message=f"iteration {iteration_id} status Failed", fields={"project_id": "p-1", "iteration_id": iteration_id},
+                   matches=[diagnosis("customvision.training_failed", "Custom Vision training failed", "Retry the training once")])
+
+
+def aml_failure(job: str = "train-42") -> Failure:
+    return Failure(service="azureml", target="aml-prod", kind="job", key=job, status="Failed",
+                   message="exit code 137 (OOMKilled)", fields={"job_name": job},
+                   matches=[diagnosis("azureml.job.out_of_memory", "Job ran out of memory", "Use a larger VM size")])
+
+
+class Scenario(dict):
+    """The fake provider: target name -> the failures it reports now, or the exception it raises."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        super().__init__()
+        self.clock = clock
+        self.polls: list[tuple[str, float]] = []
+        self.on_poll: Callable[[str], None] = lambda name: None
+
+    def __call__(self, service: str, target: Target) -> list[Failure]:
+        self.polls.append((target.name, self.clock()))
+        self.on_poll(target.name)
+        value = self.get(target.name, [])
+        if isinstance(value, BaseException):
+            raise value
+        return list(value)
+
+
+class Clock:
+    """Injected time: sleeping advances it at once."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+        self.sleeps: list[float] = []
+        self.on_sleep: Callable[[], None] = lambda: None
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        self.on_sleep()
+
+
+class Env:
+    def __init__(self, tmp_path: Path, slack: FakeSlack, toml: str = TOML) -> None:
+        self.slack = slack
+        self.settings = Settings(parse(toml), {})
+        self.store = Store(tmp_path / "triage.db")
+        self.clock = Clock()
+        self.scenario = Scenario(self.clock)
+        self._seen = 0
+
+    def watcher(self, client: WebClient | None = None, **kw: Any) -> Watcher:
+        client = client or alert_client("xoxb-test", base_url=f"{self.slack.base}/api/")
+        return Watcher(self.settings, self.store, SlackSink(client), poll=self.scenario, clock=self.clock, sleep=self.clock.sleep, **kw)
+
+    def new_calls(self) -> list[tuple[str, dict[str, Any]]]:
+        """Slack calls since the last look."""
+        with self.slack.lock:
+            calls = list(self.slack.calls[self._seen:])
+            self._seen = len(self.slack.calls)
+        return calls
+
+    def outbox(self) -> list[dict[str, Any]]:
+        return list(self.store.db.query("select * from outbox order by id"))
+
+
+@pytest.fixture
+def slack():
+    fake = FakeSlack()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def env(tmp_path, slack) -> Env:
+    return Env(tmp_path, slack)
+
+
+def paths(calls: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    return [p for p, _ in calls]
+
+
+def sections(body: dict[str, Any]) -> str:
+    return "\n".join(b["text"]["text"] for b in body.get("blocks", []) if b["type"] == "section")
+
+
+def buttons(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    actions = [b for b in body.get("blocks", []) if b["type"] == "actions"]
+    return {e["action_id"]: json.loads(e["value"]) for a in actions for e in a["elements"]}
+
+
+SECRET = "test-signing-secret-0123456789"
+
+
+def slack_app(env: Env) -> Any:
+    """The real Bolt app on the same state file, its client on the same fake Slack."""
+    from slack_bolt.authorization import AuthorizeResult
+
+    from bot.slack.app import build_app, web_client
+
+    def authorize(enterprise_id, team_id, user_id):
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token="xoxb-test", bot_id="BBOT", bot_user_id="UBOT")
+
+    settings = Settings(env.settings.config, {"SLACK_SIGNING_SECRET": SECRET})
+    return build_app(settings, env.store, client=web_client("xoxb-test", base_url=f"{env.slack.base}/api/"), authorize=authorize)
+
+
+def signed(raw: str) -> Any:
+    from slack_bolt import BoltRequest
+    from slack_sdk.signature import SignatureVerifier
+
+    stamp = str(int(time.time()))
+    return BoltRequest(body=raw, headers={"content-type": ["application/x-www-form-urlencoded"], "x-slack-request-timestamp": [stamp],
+                                          "x-slack-signature": [SignatureVerifier(SECRET).generate_signature(timestamp=stamp, body=raw)]})
+
+
+def interactive(payload: dict[str, Any]) -> str:
+    return "payload=" + quote(json.dumps(payload))
+
+
+def started_clean(env: Env, **kw: Any) -> Watcher:
+    """A watcher past its first start with nothing failing: everything after is new."""
+    w = env.watcher(**kw)
+    report = w.cycle()
+    assert (report.targets, report.failures, report.baseline) == (3, 0, 0)
+    assert env.new_calls() == []
+    return w
+
+
+# ---- first start ----------------------------------------------------------------------------------
+
+
+def test_first_start_records_existing_failures_as_baseline_and_posts_nothing(env):
+    env.scenario["cv-prod"] = [cv_failure("it-2")]
+    env.scenario["aml-prod"] = [aml_failure()]
+    w = env.watcher()
+
+    report = w.cycle()
+    assert (report.failures, report.baseline, report.new) == (2, 2, 0)
+    assert env.new_calls() == [] and env.outbox() == []
+    assert w.cycle().new == 0 and env.new_calls() == []
+
+    env.scenario["cv-prod"] = [cv_failure("it-2"), cv_failure("it-3")]  # after the baseline: new
+    report = w.cycle()
+    calls = env.new_calls()
+    assert report.new == 1 and paths(calls) == [POST]
+    assert "iteration `it-3`" in sections(calls[0][1])
+
+    env.scenario["cv-prod"] = [cv_failure("it-3")]  # the baseline failure recovers: it was never posted, so silence
+    assert w.cycle().recovered == 0 and env.new_calls() == []
+    env.scenario["cv-prod"] = [cv_failure("it-3"), cv_failure("it-2")]  # and failing again after that is a new alert
+    calls = (w.cycle(), env.new_calls())[1]
+    assert paths(calls) == [POST] and "iteration `it-2`" in sections(calls[0][1])
+
+
+def test_post_baseline_posts_the_existing_failures(env):
+    env.scenario["cv-prod"] = [cv_failure()]
+    report = env.watcher(post_baseline=True).cycle()
+    calls = env.new_calls()
+    assert (report.baseline, report.new, report.posted) == (0, 1, 1)
+    assert paths(calls) == [POST] and calls[0][1]["channel"] == "CALERTS"
+
+
+def test_a_target_unreachable_at_first_start_gets_its_baseline_when_it_answers(env):
+    env.scenario["aml-prod"] = CloudError("Azure ML did not answer in 30 s")
+    w = env.watcher()
+    w.cycle()
+    assert [b["text"][:40] for _, b in env.new_calls()] == [":warning: triage cannot read target `aml"]
+
+    env.scenario["aml-prod"] = [aml_failure()]  # failing since before triage could see it: baseline, no flood
+    report = w.cycle()
+    calls = env.new_calls()
+    assert (report.baseline, report.new) == (1, 0)
+    assert paths(calls) == [POST] and calls[0][1]["text"].startswith(":white_check_mark: target `aml-prod` answers again")
+
+
+# ---- one failure's life: new, same, recovered, failing again, acknowledged ------------------------
+
+
+def test_new_failure_is_posted_once_diagnosed_with_mention_and_buttons_routed_per_target(env):
+    w = started_clean(env)
+    env.scenario["cv-prod"] = [cv_failure()]
+    env.scenario["aml-prod"] = [aml_failure()]
+
+    report = w.cycle()
+    calls = env.new_calls()
+    assert (report.new, report.posted, report.pending) == (2, 2, 0)
+    assert paths(calls) == [POST, POST]
+    cv, aml = calls[0][1], calls[1][1]
+    assert cv["channel"] == "CALERTS" and aml["channel"] == "CMLOPS"  # [watch.routes] for aml-prod, the default for cv-prod
+    assert "thread_ts" not in cv and "thread_ts" not in aml
+
+    fp = cv_failure().fingerprint
+    assert cv["text"] == "Failure: Custom Vision training failed"
+    text = sections(cv)
+    assert text.startswith("<!subteam^SONCALL> *Custom Vision training failed*\n")
+    assert "`customvision` target `cv-prod` · iteration `it-2` · status `Failed`" in text
+    assert ":red_circle: failing" in text
+    assert "*First steps*\n1. Retry the training once" in text
+    assert cv["metadata"] == {"event_type": "triage_alert", "event_payload": {"fingerprint": fp}}
+    assert buttons(cv) == {"acknowledge": {"alert": fp}, "draft_ticket": {"alert": fp}}
+    assert buttons(aml) == {"acknowledge": {"alert": aml_failure().fingerprint},
+                            "show_logs": {"job": "train-42", "target": "aml-prod"},
+                            "draft_ticket": {"alert": aml_failure().fingerprint}}
+    assert sections(aml).startswith("<!subteam^SONCALL> *Job ran out of memory*")
+
+    assert w.alert(fp)["message_ts"] == env.slack.messages["CALERTS"][0]["ts"]
+    assert all(e["posted_at"] for e in env.outbox())
+
+    report = w.cycle()  # the same failures again: nothing
+    assert (report.failures, report.new) == (2, 0) and env.new_calls() == []
+
+
+def test_recovery_replies_in_the_thread_and_updates_the_root_and_failing_again_is_a_new_post(env):
+    w = started_clean(env)
+    env.scenario["cv-prod"] = [cv_failure()]
+    w.cycle()
+    env.new_calls()
+    fp = cv_failure().fingerprint
+    root = w.alert(fp)["message_ts"]
+
+    env.scenario["cv-prod"] = []
+    report = w.cycle()
+    calls = env.new_calls()
+    assert report.recovered == 1
+    assert paths(calls) == [POST, UPDATE]
+    reply, update = calls[0][1], calls[1][1]
+    assert (reply["channel"], reply["thread_ts"]) == ("CALERTS", root)
+    assert reply["text"] == ":white_check_mark: No longer failing (retried and succeeded, or removed)."
+    assert (update["channel"], update["ts"]) == ("CALERTS", root)
+    assert ":large_green_circle: recovered" in sections(update)
+    assert "<!subteam^" not in sections(update)  # nobody is paged about a recovery
+    assert buttons(update) == {"draft_ticket": {"alert": fp}}
+    assert w.cycle().recovered == 0 and env.new_calls() == []
+
+    env.scenario["cv-prod"] = [cv_failure()]  # the same iteration fails again
+    report = w.cycle()
+    calls = env.new_calls()
+    assert report.new == 1 and paths(calls) == [POST]
+    assert "thread_ts" not in calls[0][1]
+    assert sections(calls[0][1]).startswith("<!subteam^SONCALL> *Custom Vision training failed*")
+    assert ":red_circle: failing" in sections(calls[0][1])
+    new_root = w.alert(fp)["message_ts"]
+    assert new_root != root and [m["ts"] for m in env.slack.messages["CALERTS"]] == [root, new_root]
+
+
+def test_acknowledge_through_note_replies_and_updates_the_root_with_who(env):
+    w = started_clean(env)
+    env.scenario["cv-prod"] = [cv_failure()]
+    w.cycle()
+    env.new_calls()
+    fp = cv_failure().fingerprint
+    root = w.alert(fp)["message_ts"]
+
+    app_side = env.watcher()  # the Slack app's own Watcher, beside the running one
+    at = "2024-05-01T10:00:00+00:00"
+    app_side.note(fp, f":eyes: Acknowledged by <@U0ONCALL> at {at}.", state="acked", acked_by="U0ONCALL", acked_at=at)
+    calls = env.new_calls()
+    assert paths(calls) == [POST, UPDATE]
+    assert (calls[0][1]["thread_ts"], calls[0][1]["text"]) == (root, f":eyes: Acknowledged by <@U0ONCALL> at {at}.")
+    assert calls[1][1]["ts"] == root
+    text = sections(calls[1][1])
+    assert f":large_yellow_circle: acknowledged by <@U0ONCALL> at {at}" in text
+    assert "<!subteam^" not in text and "acknowledge" not in buttons(calls[1][1])
+
+    report = w.cycle()  # the watcher neither resends the note nor calls an acknowledged failure new
+    assert (report.new, report.posted) == (0, 0) and env.new_calls() == []
+    env.scenario["cv-prod"] = []
+    assert w.cycle().recovered == 1 and paths(env.new_calls()) == [POST, UPDATE]
+
+
+def test_the_acknowledge_button_in_the_slack_app_acks_once_and_a_late_click_does_not_reopen(env):
+    w = started_clean(env)
+    env.scenario["cv-prod"] = [cv_failure()]
+    w.cycle()
+    (_, posted), = env.new_calls()
+    fp = cv_failure().fingerprint
+    root = w.alert(fp)["message_ts"]
+    app = slack_app(env)
+
+    def click() -> None:
+        value = json.dumps(buttons(posted)["acknowledge"])
+        payload = {"type": "block_actions", "user": {"id": "U0ONCALL"}, "team": {"id": "T1"}, "channel": {"id": "CALERTS"},
+                   "trigger_id": "t1", "container": {"type": "message", "message_ts": root},
+                   "response_url": f"{env.slack.base}/response_url/act",
+                   "actions": [{"type": "button", "action_id": "acknowledge", "value": value, "action_ts": "1"}]}
+        assert app.dispatch(signed(interactive(payload))).status == 200
+
+    click()
+    env.slack.wait_for(UPDATE)
+    calls = [c for c in env.new_calls() if c[0] in (POST, UPDATE)]
+    assert paths(calls) == [POST, UPDATE]
+    assert calls[0][1]["thread_ts"] == root and calls[0][1]["text"].startswith(":eyes: Acknowledged by <@U0ONCALL> at ")
+    assert ":large_yellow_circle: acknowledged by <@U0ONCALL>" in sections(calls[1][1])
+    assert w.alert(fp)["state"] == "acked"
+
+    env.scenario["cv-prod"] = []
+    assert w.cycle().recovered == 1 and paths(env.new_calls()) == [POST, UPDATE]
+    click()  # a late click on the stale button, after the recovery
+    env.slack.wait_for(UPDATE, count=3)
+    env.new_calls()
+    assert w.alert(fp)["state"] == "recovered"
+    assert w.cycle().recovered == 0 and env.new_calls() == []  # not reopened, so not "recovered" a second time
+
+
+def test_a_note_before_the_root_is_posted_goes_back_to_the_watcher_in_order(env):
+    w = started_clean(env)
+    env.slack.throttle[POST] = 4  # the first post and the client's 3 retries
+    env.scenario["cv-prod"] = [cv_failure()]
+    w.cycle()
+    env.new_calls()
+    fp = cv_failure().fingerprint
+
+    env.watcher().note(fp, ":eyes: Acknowledged by <@U0ONCALL>.", state="acked", acked_by="U0ONCALL", acked_at="now")
+    assert env.new_calls() == []  # nothing to reply to yet; not dropped either
+    assert [(e["op"], e["posted_at"], e["claimed_until"]) for e in env.outbox()] == [("post", None, None), ("reply", None, None),
+                                                                                     ("update", None, None)]
+    w.cycle()
+    calls = env.new_calls()
+    assert paths(calls) == [HISTORY, POST, POST, UPDATE]
+    root = env.slack.messages["CALERTS"][0]["ts"]
+    assert calls[2][1]["thread_ts"] == root and "Acknowledged" in calls[2][1]["text"]
+    assert len(env.slack.messages["CALERTS"]) == 1
+
+
+def test_the_watcher_leaves_a_note_in_flight_alone_until_its_claim_expires(env):
+    w = started_clean(env)
+    env.scenario["cv-prod"] = [cv_failure()]
+    w.cycle()
+    env.new_calls()
+    fp = cv_failure().fingerprint
+    app_side = env.watcher()
+    with env.store.transaction() as db:  # the Slack app recorded a note, then died before sending it
+        app_side._enqueue(db, fp, "reply", "CALERTS", {"text": ":eyes: Acknowledged by <@U0ONCALL>."}, env.clock() + 60)
+
+    assert w.cycle().posted == 0 and env.new_calls() == []  # the app may still be sending it: not twice
+    env.clock.now += 61
+    assert w.cycle().posted == 1
+    calls = env.new_calls()
+    assert paths(calls) == [POST] and calls[0][1]["thread_ts"] == w.alert(fp)["message_ts"]
+
+
+# ---- targets that do not answer ------------------------------------------------------------------
+
+
+def test_a_target_failing_to_answer_is_reported_once_and_once_more_when_it_answers(env):
+    w = started_clean(env)
+    env.scenario["rek-prod"] = CloudError("Rekognition did not answer within 30 s (DescribeProjects)")
+    for _ in range(3):
+        report = w.cycle()
+        assert report.unreachable == ["rek-prod"]
+    calls = env.new_calls()
+    assert paths(calls) == [POST]
+    assert calls[0][1]["channel"] == "CALERTS" and "thread_ts" not in calls[0][1]
+    assert calls[0][1]["text"].startswith(":warning: triage cannot read target `rek-prod`: Rekognition did not answer within 30 s")
+
+    env.scenario["rek-prod"] = []
+    assert w.cycle().unreachable == []
+    calls = env.new_calls()
+    assert paths(calls) == [POST] and calls[0][1]["text"].startswith(":white_check_mark: target `rek-prod` answers again")
+    w.cycle()
+    assert env.new_calls() == []
+
+
+def test_a_target_whose_poll_raises_does_not_stop_the_others_nor_recover_its_alerts(env):
+    w = started_clean(env)
+    env.scenario["cv-prod"] = [cv_failure()]
+    w.cycle()
+    env.new_calls()
+
+    env.scenario["cv-prod"] = KeyError("status")  # a provider bug, not a named error
+    env.scenario["aml-prod"] = [aml_failure()]
+    report = w.cycle()
+    calls = env.new_calls()
+    assert (report.new, report.recovered, report.unreachable) == (1, 0, ["cv-prod"])
+    assert paths(calls) == [POST, POST]
+    assert calls[0][1]["channel"] == "CALERTS" and "cannot read target `cv-prod`: KeyError" in calls[0][1]["text"]
+    assert calls[1][1]["channel"] == "CMLOPS" and sections(calls[1][1]).startswith("<!subteam^SONCALL> *Job ran out of memory*")
+    assert w.alert(cv_failure().fingerprint)["state"] == "open"
+
+
+# ---- back-pressure --------------------------------------------------------------------------------
+
+
+def test_slack_429_beyond_the_client_retries_keeps_the_alert_and_posts_it_next_cycle(env):
+    w = started_clean(env)
+    env.slack.throttle[POST] = 4  # one post and the client's 3 retries (Retry-After: 0)
+    env.scenario["cv-prod"] = [cv_failure()]
+    report = w.cycle()
+    assert (report.new, report.posted, report.pending) == (1, 0, 1)
+    assert paths(env.new_calls()) == [POST] * 4 and env.slack.messages == {}
+    (entry,) = env.outbox()
+    assert (entry["op"], entry["posted_at"], entry["attempts"]) == ("post", None, 1)
+    assert entry["last_error"] == "throttled, retry after 0 s"
+    assert env.clock.sleeps == [0.0]  # Retry-After honoured by the drain too
+
+    report = w.cycle()
+    assert (report.new, report.posted, report.pending) == (0, 1, 0)
+    assert paths(env.new_calls()) == [HISTORY, POST]  # asks whether the post landed before posting it
+    assert len(env.slack.messages["CALERTS"]) == 1 and env.outbox()[0]["posted_at"]
+    w.cycle()
+    assert env.new_calls() == []
+
+
+def test_retry_after_stops_the_drain_and_nothing_is_dropped(env):
+    bare = WebClient(token="xoxb-test", base_url=f"{env.slack.base}/api/")  # no client retries: the sink sees the 429
+    w = started_clean(env, client=bare)
+    env.slack.retry_after = "7"
+    env.slack.throttle[POST] = 1
+    env.scenario["cv-prod"] = [cv_failure()]
+    env.scenario["aml-prod"] = [aml_failure()]
+    report = w.cycle()
+    assert (report.new, report.posted, report.pending) == (2, 0, 2)
+    assert paths(env.new_calls()) == [POST]  # stopped at the first 429, waited, the second one untouched
+    assert env.clock.sleeps == [7.0]
+
+    report = w.cycle()
+    assert (report.posted, report.pending) == (2, 0)
+    assert paths(env.new_calls()) == [HISTORY, POST, POST]
+    assert [len(env.slack.messages[c]) for c in ("CALERTS", "CMLOPS")] == [1, 1]
+
+
+def test_one_drain_sends_everything_pending_batch_after_batch(env):
+    bare = WebClient(token="xoxb-test", base_url=f"{env.slack.base}/api/")
+    w = started_clean(env, client=bare)
+    env.slack.throttle[POST] = 1
+    env.scenario["cv-prod"] = [cv_failure(f"it-{i}") for i in range(5)]
+    assert w.cycle().pending == 5
+    env.new_calls()
+    assert w.drain(batch=2) == (5, 0)
+    assert paths(env.new_calls()) == [HISTORY] + [POST] * 5 and len(env.slack.messages["CALERTS"]) == 5
+
+
+def test_a_post_whose_answer_is_lost_is_not_posted_twice(env):
+    w = started_clean(env)
+    env.slack.hang[POST] = "drop"  # Slack posts it, the connection closes before the answer
+    env.scenario["cv-prod"] = [cv_failure()]
+    report = w.cycle()
+    assert (report.new, report.posted) == (1, 0)
+    assert paths(env.new_calls()) == [POST]  # not retried blindly by the client
+    assert env.outbox()[0]["last_error"].startswith("Slack chat_postMessage did not answer")
+
+    env.slack.hang.clear()
+    report = w.cycle()
+    assert report.posted == 1 and paths(env.new_calls()) == [HISTORY]  # found in the channel: marked, not reposted
+    (message,) = env.slack.messages["CALERTS"]
+    assert w.alert(cv_failure().fingerprint)["message_ts"] == message["ts"]
+
+
+def test_cloud_throttling_slows_the_loop_down_and_recovers(env):
+    w = env.watcher()
+    throttled = CloudThrottled("Rekognition kept throttling (ThrottlingException) after 4 attempts")
+    env.scenario["rek-prod"] = throttled
+
+    def on_poll(name: str) -> None:
+        if name == "rek-prod" and len([n for n, _ in env.scenario.polls if n == "rek-prod"]) == 6:
+            env.scenario["rek-prod"] = []  # throttled 5 times, answers on the 6th poll
+
+    env.scenario.on_poll = on_poll
+    w.run(stop=lambda: len([n for n, _ in env.scenario.polls if n == "rek-prod"]) >= 8)
+    times = [t for n, t in env.scenario.polls if n == "rek-prod"]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert gaps == [10.0, 20.0, 40.0, 40.0, 40.0, 5.0, 5.0]  # interval_s = 5, doubling up to 8 intervals, then back
+    assert [b["text"][:10] for _, b in env.new_calls()] == [":warning: ", ":white_che"]
+
+
+# ---- two watchers ---------------------------------------------------------------------------------
+
+
+def test_two_watchers_only_the_lease_holder_records_and_posts(env):
+    a, b = env.watcher(owner="a", post_baseline=True), env.watcher(owner="b", post_baseline=True)
+    assert a.acquire() and not b.acquire()
+    env.scenario["cv-prod"] = [cv_failure()]
+
+    report = b.cycle()  # b polled, but a holds the lease: b records nothing, posts nothing
+    assert report.lease_lost and report.new == 0 and env.outbox() == [] and env.new_calls() == []
+    assert a.cycle().posted == 1 and paths(env.new_calls()) == [POST]
+
+    env.clock.now += a.lease_ttl + 0.1  # a stops renewing: b takes over, and does not repost
+    assert b.acquire() and not a.acquire()
+    assert b.cycle().new == 0 and env.new_calls() == []
+    assert a.cycle().lease_lost
+
+
+def test_the_lease_holder_renews_while_it_sleeps_between_polls(tmp_path, slack):
+    env = Env(tmp_path, slack, TOML.replace("interval_s = 5", "interval_s = 60\nlease_s = 6"))
+    a, b = env.watcher(owner="a"), env.watcher(owner="b")
+    refused: list[bool] = []
+    env.clock.on_sleep = lambda: refused.append(not b.acquire())
+    a.run(stop=lambda: len(env.scenario.polls) >= 3 * 3)  # three cycles over three targets
+    assert a.lease_ttl == 6 and env.clock.sleeps == [2.0] * 60  # 2 x 60 s between the polls, in lease_s / 3 steps
+    assert all(refused)  # b never got in, though the lease is 10 times shorter than the interval
+
+
+# ---- crashes, with real processes ---------------------------------------------------------------
+
+
+@pytest.fixture
+def cv():
+    fake = FakeCustomVision().start()
+    fake.seed_standard()  # project "widgets" with one Failed iteration
+    yield fake
+    fake.stop()
+
+
+def write_config(tmp_path: Path, cv: FakeCustomVision, lease_s: int = 2) -> Path:
+    path = tmp_path / "triage.toml"
+    path.write_text(f"""
+[store]
+path = "{tmp_path / 'triage.db'}"
+
+[slack]
+alert_channel = "CALERTS"
+oncall_group = "SONCALL"
+
+[watch]
+interval_s = 5
+lease_s = {lease_s}
+post_baseline = true
+
+[[customvision]]
+name = "cv-prod"
+endpoint = "{cv.endpoint}"
+training_key_env = "CV_KEY"
+resource_id = "{RESOURCE_ID}"
+projects = ["widgets"]
+""", encoding="utf-8")
+    return path
+
+
+def watch_process(config: Path, slack: FakeSlack, log: Path, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": f"{slack.base}/api/", "CV_KEY": KEY,
+           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    env.pop("TRIAGE_CONFIG", None)
+    out = log.open("w", encoding="utf-8")
+    try:
+        return subprocess.Popen([sys.executable, "-m", "bot", "--config", str(config), "watch", *args], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    finally:
+        out.close()
+
+
+def run_once(config: Path, slack: FakeSlack, log: Path) -> str:
+    p = watch_process(config, slack, log, "--once")
+    assert p.wait(timeout=60) == 0, log.read_text()
+    return log.read_text()
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str, *logs: Path) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n" + "\n".join(p.read_text() for p in logs if p.exists()))
+
+
+def query(db: Path, sql: str, args: tuple = ()) -> list[tuple]:
+    if not db.exists():
+        return []
+    conn = sqlite3.connect(db, timeout=10)
+    try:
+        return conn.execute(sql, args).fetchall()
+    except sqlite3.OperationalError:  # tables not created yet
+        return []
+    finally:
+        conn.close()
+
+
+def lease_expired(db: Path) -> bool:
+    return all(expires < time.time() for (expires,) in query(db, "select expires_at from leases"))
+
+
+def kill(p: subprocess.Popen) -> None:
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=10)
+
+
+def alert_messages(slack: FakeSlack, channel: str = "CALERTS") -> list[dict[str, Any]]:
+    return [m for m in slack.messages.get(channel, []) if (m.get("metadata") or {}).get("event_type") == "triage_alert"]
+
+
+def test_killed_between_record_and_post_the_restart_posts_exactly_once(tmp_path, slack, cv):
+    config, db = write_config(tmp_path, cv), tmp_path / "triage.db"
+    slack.hang[POST] = "before"  # the request reaches Slack, which never posts nor answers
+    p = watch_process(config, slack, tmp_path / "first.log", "--once")
+    try:
+        wait_until(lambda: slack.bodies(POST), 60, "the alert post to be in flight", tmp_path / "first.log")
+        assert query(db, "select op, posted_at, attempts from outbox") == [("post", None, 1)]
+        kill(p)
+    finally:
+        if p.poll() is None:
+            kill(p)
+    assert alert_messages(slack) == []
+    slack.hang.clear()
+
+    wait_until(lambda: lease_expired(db), 10, "the dead watcher's lease to expire")
+    seen = len(slack.calls)
+    run_once(config, slack, tmp_path / "restart.log")
+    assert paths(slack.calls[seen:]) == [HISTORY, POST]  # not there yet: posted now
+    (message,) = alert_messages(slack)
+    assert f"iteration `{IT_FAILED}` · status `Failed`" in sections(slack.bodies(POST)[-1])
+    assert query(db, "select op, posted_at is not null from outbox") == [("post", 1)]
+    assert query(db, "select message_ts from alerts") == [(message["ts"],)]
+
+    seen = len(slack.calls)
+    run_once(config, slack, tmp_path / "again.log")  # and a further restart posts nothing
+    assert paths(slack.calls[seen:]) == [] and len(alert_messages(slack)) == 1
+
+
+def test_killed_between_post_and_mark_the_restart_finds_the_message_and_posts_nothing(tmp_path, slack, cv):
+    config, db = write_config(tmp_path, cv), tmp_path / "triage.db"
+    slack.hang[POST] = "after"  # Slack posts the message, the answer never comes back
+    p = watch_process(config, slack, tmp_path / "first.log", "--once")
+    try:
+        wait_until(lambda: alert_messages(slack), 60, "the alert to be posted", tmp_path / "first.log")
+        kill(p)
+    finally:
+        if p.poll() is None:
+            kill(p)
+    assert query(db, "select op, posted_at, attempts from outbox") == [("post", None, 1)]
+    slack.hang.clear()
+
+    wait_until(lambda: lease_expired(db), 10, "the dead watcher's lease to expire")
+    seen = len(slack.calls)
+    run_once(config, slack, tmp_path / "restart.log")
+    assert paths(slack.calls[seen:]) == [HISTORY]  # found by its metadata: marked, not reposted
+    (message,) = alert_messages(slack)
+    assert query(db, "select op, posted_at is not null from outbox") == [("post", 1)]
+    assert query(db, "select message_ts from alerts") == [(message["ts"],)]
+
+
+def test_two_watcher_processes_post_once_and_the_standby_takes_over(tmp_path, slack, cv):
+    config, db = write_config(tmp_path, cv, lease_s=3), tmp_path / "triage.db"
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    procs = [watch_process(config, slack, log) for log in logs]
+    try:
+        wait_until(lambda: alert_messages(slack), 60, "the first alert", *logs)
+        owner = wait_until(lambda: query(db, "select owner from leases"), 10, "a lease")[0][0]
+        holder = next(i for i, log in enumerate(logs) if f"watcher {owner} holds the lease" in log.read_text())
+        standby = 1 - holder
+        wait_until(lambda: "waits: another watcher holds the lease" in logs[standby].read_text(), 30, "the standby to wait", *logs)
+        assert len(alert_messages(slack)) == 1 and len(slack.bodies(POST)) == 1
+
+        kill(procs[holder])
+        cv.iterations[WIDGETS].append(iteration("5b1c9d6e-7f80-4a1b-9c2d-3e4f5a6b7c8d", WIDGETS, "Iteration 3", "Failed",
+                                                "2024-05-02T10:00:00Z"))
+        messages = wait_until(lambda: len(alert_messages(slack)) >= 2 and alert_messages(slack), 40, "the standby to post", *logs)
+        assert "holds the lease" in logs[standby].read_text()
+        assert len(messages) == 2 and len(slack.bodies(POST)) == 2  # the new failure only; the first is not reposted
+        fingerprints = {m["metadata"]["event_payload"]["fingerprint"] for m in messages}
+        assert len(fingerprints) == 2
+
+        procs[standby].send_signal(signal.SIGTERM)  # a clean stop hands the lease back at once
+        assert procs[standby].wait(timeout=20) == 143
+        assert query(db, "select owner from leases") == []
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                kill(p)
