@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -20,7 +19,6 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.commands.diagnose import diagnose_text
 from bot.config import Settings
 from bot.errors import ConfigError, InputError, TriageError
 from bot.redact import redact
@@ -216,7 +214,3 @@ def serve(settings: Settings, *, http: bool = False, host: str = "0.0.0.0", port
     app = build_app(settings, store, socket_mode=True)
     log.info("triage: Socket Mode")
     SocketModeHandler(app, app_token=app_token).start()
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False)

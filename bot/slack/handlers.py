@@ -9,7 +9,6 @@ from typing import Any
 
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.commands.diagnose import DiagnoseResult, Evidence, diagnose_text, engine, localize
 from bot.config import Settings

@@ -1,0 +1,84 @@
+"""`triage serve` and `triage watch`: the Slack app and the on-call watcher."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from bot import config
+from bot.cli import cli, settings
+# -- Slack ------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--http", "http_mode", is_flag=True, help="HTTP mode (Events API request URL) instead of Socket Mode.")
+@click.option("--port", type=click.IntRange(1, 65535), default=3000, show_default=True, help="Port for HTTP mode.")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address for HTTP mode.")
+@click.pass_context
+def serve(ctx: click.Context, http_mode: bool, port: int, host: str) -> None:
+    """Run the Slack app: /triage, the "Diagnose with triage" shortcut, buttons, modals, App Home.
+
+    \b
+    Socket Mode (default) needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (xapp-…, connections:write)
+    and no public URL. HTTP mode (--http) needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET and serves
+    POST /slack/events (and GET /healthz for a load balancer).
+
+    \b
+    Examples:
+      triage serve
+      triage serve --http --port 8080
+    """
+    import logging
+
+    from bot.slack.app import serve as serve_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    serve_app(settings(ctx), http=http_mode, host=host, port=port)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="One poll cycle, then exit (cron-style).")
+@click.option("--interval", type=click.FloatRange(5, 86_400), help="Seconds between polls (default: [watch] interval_s, 120).")
+@click.option("--post-baseline", is_flag=True, help="On first start, post failures that already exist instead of recording them silently.")
+@click.pass_context
+def watch(ctx: click.Context, once: bool, interval: float | None, post_baseline: bool) -> None:
+    """Alert on-call about new failures: one diagnosed Slack message per failure, updates in its thread.
+
+    \b
+    Polls every configured target; a Custom Vision iteration that became Failed, an Azure ML job
+    that failed or a deployment whose provisioning failed, a Rekognition model that became
+    TRAINING_FAILED or FAILED is posted once to the target's channel ([watch.routes], else
+    [slack] alert_channel), mentioning [slack] oncall_group, with Acknowledge, Show logs and
+    Draft ticket buttons. Recoveries, acknowledgements and drafted tickets go in the thread.
+    State lives in SQLite: alerts survive crashes and restarts, and two watchers never both post.
+
+    \b
+    Examples:
+      triage watch
+      triage watch --once --post-baseline
+    """
+    import logging
+    import signal
+
+    from bot.slack.alerts import SlackSink, alert_client
+    from bot.store import Store
+    from bot.watch import Watcher
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    s = settings(ctx)
+    token = s.env.get("SLACK_BOT_TOKEN", "")
+    if not token:
+        raise config.ConfigError("SLACK_BOT_TOKEN is not set", hint="the watcher posts alerts with the bot token (xoxb-…)")
+    watcher = Watcher(s, Store(s.config.db_path()), SlackSink(alert_client(token, s.env.get("SLACK_API_URL"))),
+                      post_baseline=post_baseline or None)
+    if interval:
+        watcher.interval = interval
+    # A stop (deploy, Ctrl-C, systemd) releases the lease, so a standby watcher takes over at once.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
+    try:
+        watcher.run(once=once)
+    finally:
+        watcher.release()
+
+
