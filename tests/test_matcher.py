@@ -182,3 +182,12 @@ def test_lookaround_and_backrefs_are_rejected_by_model_validation(bad, tmp_path)
 
     with pytest.raises(PlaybookError, match=r"match\.patterns\[0\]: not a valid RE2"):
         load_file(f)
+
+
+def test_a_branch_shows_its_own_line_even_after_many_parent_lines():
+    text = "\n".join(["ERR_2200 container crashed"] * 10 + ["filler"] * 50 + ["Liveness probe failed at last"]) + "\n"
+    branch = scan(text).found[0]
+    assert branch.playbook.id == "azureml.endpoint.ERR_2200.probe"
+    lines = [line for line, _ in branch.evidence]
+    assert 61 in lines and len(lines) == matcher_mod.MAX_EVIDENCE
+    assert lines == sorted(lines)

@@ -157,11 +157,22 @@ class Engine:
             kinds = tuple(sorted({self.specs[n].kind for n in matching}, key=lambda k: -WEIGHTS[k]))
             score = WEIGHTS[kinds[0]] + min(EXTRA_SPEC_CAP, EXTRA_SPEC_BONUS * (len(matching) - 1))
             score += CONTEXT_BONUS if has_context else 0
-            evidence = {line: raw for n in spec_ids for line, raw in hits[n].lines}
+            # Evidence in order of what explains the match best: this playbook's own strongest
+            # lines, then its parent's, then context; the best MAX_EVIDENCE are shown in line order.
+            ranked = sorted(matching, key=lambda n: -WEIGHTS[self.specs[n].kind])
+            evidence: dict[int, bytes] = {}
+            for n in ranked:
+                for line, raw in hits[n].lines:
+                    evidence.setdefault(line, raw)
             if parent is not None:
                 # A more specific branch outranks its parent when both match.
                 score = max(score, parent.score + 1)
-                evidence.update({line: text.encode() for line, text in parent.evidence})
+                for line, text in parent.evidence:
+                    evidence.setdefault(line, text.encode())
+            for n in spec_ids:
+                if self.specs[n].kind == "context":
+                    for line, raw in hits[n].lines:
+                        evidence.setdefault(line, raw)
             found[i] = Found(pb, min(score, 100), _evidence(evidence), kinds)
         return sorted(found.values(), key=lambda f: (-f.score, -self._depth(self.by_id[f.playbook.id]), f.playbook.id))
 
@@ -176,8 +187,9 @@ class Engine:
 
 
 def _evidence(lines: dict[int, bytes]) -> tuple[tuple[int, str], ...]:
+    """The first MAX_EVIDENCE lines in priority (insertion) order, shown in line order."""
     out = []
-    for line_no in sorted(lines)[:MAX_EVIDENCE]:
+    for line_no in sorted(list(lines)[:MAX_EVIDENCE]):
         text = _CONTROL.sub("", lines[line_no].decode("utf-8", "replace").rstrip("\r"))
         if len(text) > MAX_LINE_CHARS:
             text = text[: MAX_LINE_CHARS - 1] + "…"
