@@ -28,7 +28,7 @@ def _actor() -> str:
 
     try:
         return f"cli:{getpass.getuser()}"
-    except Exception:  # no user name (containers): still audit the action
+    except (OSError, KeyError):  # no user name (containers): still audit the action
         return "cli:unknown"
 
 
