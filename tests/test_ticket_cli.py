@@ -9,10 +9,9 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from fake_customvision import KEY, FakeCustomVision
+from test_customvision import RESOURCE_ID, SUB, cv_toml
 
-SUB = "11111111-2222-3333-4444-555555555555"
 WRONG_SUB = "99999999-8888-7777-6666-555555555555"
-RESOURCE_ID = f"/subscriptions/{SUB}/resourceGroups/rg-vision/providers/Microsoft.CognitiveServices/accounts/cv-prod"
 
 
 @pytest.fixture
@@ -26,17 +25,7 @@ def fake():
 @pytest.fixture
 def toml(tmp_path, fake):
     path = tmp_path / "triage.toml"
-    path.write_text(f"""
-[store]
-path = "{tmp_path / 'triage.db'}"
-
-[[customvision]]
-name = "cv-prod"
-endpoint = "{fake.endpoint}"
-training_key_env = "CV_KEY"
-resource_id = "{RESOURCE_ID}"
-region = "westeurope"
-""", encoding="utf-8")
+    path.write_text(f'[store]\npath = "{tmp_path / "triage.db"}"\n' + cv_toml(fake.endpoint), encoding="utf-8")
     return str(path)
 
 

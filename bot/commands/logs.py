@@ -121,7 +121,14 @@ def azureml_target(settings: Settings, target: str | None) -> AzureMLTarget:
     return chosen
 
 
-def _provider(settings: Settings, target: str | None, lang: str | None, overrides: dict[str, dict[str, Any]] | None) -> Any:
+def _provider(settings: Settings, target: str | None, lang: str | None, overrides: dict[str, dict[str, Any]] | None,
+              lines: int) -> Any:
+    """Check what both log commands take (lines, target, language) before any call, then build the provider."""
+    check_lines(lines)
+    if target is not None:
+        check_target_name(target)
+    if lang is not None:
+        check_lang(lang)
     t = azureml_target(settings, target)
     return get_provider("azureml", t, settings, lang=lang, **targets.overrides_for(overrides, "azureml"))
 
@@ -140,13 +147,8 @@ def deployment_logs(
     """The last `lines` lines of a deployment container's log, redacted and diagnosed."""
     endpoint = check_aml_endpoint_name(endpoint)
     deployment = check_aml_endpoint_name(deployment, "deployment")
-    check_lines(lines)
     check_container(container)
-    if target is not None:
-        check_target_name(target)
-    if lang is not None:
-        check_lang(lang)
-    provider = _provider(settings, target, lang, overrides)
+    provider = _provider(settings, target, lang, overrides, lines)
     lang = provider.lang
     try:
         raw = provider.deployment_logs(endpoint, deployment, lines=lines, container=container)
@@ -178,12 +180,7 @@ def job_logs(
 ) -> JobLogs:
     """A job's error from run details and the tail of its user log, redacted and diagnosed."""
     job_name = check_aml_job_name(job_name)
-    check_lines(lines)
-    if target is not None:
-        check_target_name(target)
-    if lang is not None:
-        check_lang(lang)
-    provider = _provider(settings, target, lang, overrides)
+    provider = _provider(settings, target, lang, overrides, lines)
     lang = provider.lang
     try:
         report = provider.job_report(job_name, lines=lines)
