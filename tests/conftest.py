@@ -23,4 +23,6 @@ def pb_dir(tmp_path: Path) -> Path:
     d.mkdir(parents=True)
     src = ROOT / "playbooks" / "azureml" / "endpoint.ERR_2200.yaml"
     (d / src.name).write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+    context = ROOT / "playbooks" / "_context.yaml"
+    (tmp_path / "playbooks" / context.name).write_text(context.read_text(encoding="utf-8"), encoding="utf-8")
     return tmp_path / "playbooks"

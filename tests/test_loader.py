@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+import yaml
 
 import pytest
 
 from bot.errors import PlaybookError
-from bot.playbooks import load_all
+from bot.playbooks import load_all, load_file
+from bot.playbooks.loader import unfold_japanese
+
+ROOT = Path(__file__).resolve().parent.parent
 
 ERR = "endpoint.ERR_2200.yaml"
 
@@ -82,3 +88,46 @@ def test_not_a_mapping_and_not_utf8(pb_dir):
     (pb_dir / "azureml" / ERR).write_bytes(b"id: \xff\xfe")
     with pytest.raises(PlaybookError, match="not UTF-8"):
         load_all(pb_dir)
+
+
+# Japanese reads as Japanese: folded YAML must not leave a space where a line was broken
+# between two Japanese characters.
+FOLD_HEADER = re.compile(r"^(\s*)(?:-\s+)?ja:\s*>[-+]?\s*$")
+
+
+def _folded_japanese_blocks(path: Path) -> list[str]:
+    """Each folded `ja:` block of a playbook file, joined as a Japanese reader expects: no space
+    where a line break fell between two non-ASCII characters, one space elsewhere."""
+    lines, blocks = path.read_text(encoding="utf-8").splitlines(), []
+    for i, line in enumerate(lines):
+        head = FOLD_HEADER.match(line)
+        if not head:
+            continue
+        body: list[str] = []
+        for nxt in lines[i + 1 :]:
+            if not nxt.strip() or len(nxt) - len(nxt.lstrip()) <= len(head.group(1)):
+                break
+            body.append(nxt.strip())
+        text = body[0]
+        for part in body[1:]:
+            text += ("" if not text[-1].isascii() and not part[0].isascii() else " ") + part
+        blocks.append(text)
+    return blocks
+
+
+def test_folded_japanese_has_no_stray_spaces():
+    checked = 0
+    for path in sorted((ROOT / "playbooks").rglob("*.yaml")):
+        if path.name.startswith("_"):
+            continue
+        pb = load_file(path)
+        texts = [pb.title.ja, pb.summary.ja, *(s.ja for s in pb.steps)]
+        for block in _folded_japanese_blocks(path):
+            checked += 1
+            assert block in texts, f"{path.name}: folded Japanese text not joined as expected: {block[:60]!r}"
+    assert checked > 100, "the playbooks fold Japanese text in many places"
+
+
+def test_unfold_keeps_deliberate_spaces_and_ascii_words():
+    src = "summary:\n  ja: >-\n    ユーザー コンテナーがクォータを\n    超えています。GPU では\n    Killed と表示\n"
+    assert yaml.safe_load(unfold_japanese(src))["summary"]["ja"] == "ユーザー コンテナーがクォータを超えています。GPU では Killed と表示"

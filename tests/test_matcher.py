@@ -7,6 +7,7 @@ import io
 import pytest
 
 from bot.playbooks import Engine, Playbook
+from bot.playbooks.model import ServiceContext
 from bot.playbooks import matcher as matcher_mod
 
 
@@ -100,7 +101,40 @@ def test_service_filter():
     text = "ERR_1100\nTRAINING_FAILED\n"
     assert ids(scan(text, "rekognition")) == ["rekognition.status.TRAINING_FAILED"]
     assert ids(scan(text, "azureml")) == ["azureml.endpoint.ERR_1100"]
-    assert ids(scan(text, "azureml-job")) == []
+    # A hint for one area never hides the right answer in the other area of the same product.
+    assert ids(scan(text, "azureml-job")) == ["azureml.endpoint.ERR_1100"]
+
+
+CONTEXT = ServiceContext(customvision=[r"(?i)custom ?vision"], azureml=[r"(?i)\bazureml\b"], rekognition=[r"(?i)custom labels"])
+LOCAL_TRACE = "Traceback (most recent call last):\nModuleNotFoundError: No module named 'lightgbm'\n"
+
+
+def test_generic_symptom_needs_evidence_of_the_product():
+    assert ids(Engine(LIB, None, CONTEXT).scan(io.BytesIO(LOCAL_TRACE.encode()))) == []
+
+
+def test_product_context_in_the_text_satisfies_requires_context():
+    text = "/mnt/azureml/cr/j/abc/exe/wd\n" + LOCAL_TRACE
+    r = Engine(LIB, None, CONTEXT).scan(io.BytesIO(text.encode()))
+    assert ids(r) == ["azureml.job.missing_package"]
+    assert [n for n, _ in r.found[0].evidence] == [1, 3], "the product line is shown as context"
+
+
+def test_named_service_is_context():
+    r = Engine(LIB, "azureml-job", CONTEXT).scan(io.BytesIO(LOCAL_TRACE.encode()))
+    assert ids(r) == ["azureml.job.missing_package"]
+    assert ids(Engine(LIB, "rekognition", CONTEXT).scan(io.BytesIO(LOCAL_TRACE.encode()))) == []
+
+
+def test_named_area_comes_first_among_equals():
+    lib = [
+        pb("azureml.job.oom", "azureml-job", {"messages": ["CUDA out of memory"]}),
+        pb("azureml.endpoint.oom", "azureml-endpoint", {"messages": ["CUDA out of memory"]}),
+    ]
+    text = io.BytesIO(b"RuntimeError: CUDA out of memory.\n")
+    assert ids(Engine(lib, "azureml-endpoint", CONTEXT).scan(text))[0] == "azureml.endpoint.oom"
+    text.seek(0)
+    assert ids(Engine(lib, "azureml-job", CONTEXT).scan(text))[0] == "azureml.job.oom"
 
 
 def test_unrelated_input_matches_nothing():

@@ -6,16 +6,17 @@ import io
 
 import pytest
 
-from bot.playbooks import Engine, cached
+from bot.playbooks.model import SERVICES
+from bot.playbooks import Engine, cached, cached_context
 
 LIBRARY = cached()
-ENGINE = Engine(LIBRARY)
+ENGINES = {s: Engine(LIBRARY, s, cached_context()) for s in (None, *SERVICES)}
 CASES = [pytest.param(pb, i, id=f"{pb.id}[{i}]") for pb in LIBRARY for i in range(len(pb.examples))]
 
 
 @pytest.mark.parametrize("pb,i", CASES)
 def test_example_matches_its_playbook_first(pb, i):
-    found = ENGINE.scan(io.BytesIO(pb.examples[i].text.encode("utf-8"))).found
+    found = ENGINES[pb.examples[i].service].scan(io.BytesIO(pb.examples[i].text.encode("utf-8"))).found
     ranked = [(f.playbook.id, f.score) for f in found[:3]]
     assert found, f"{pb.id} example {i} matched nothing"
     assert found[0].playbook.id == pb.id, f"{pb.id} example {i} ranked {ranked}"

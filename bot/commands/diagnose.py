@@ -6,7 +6,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from bot.playbooks import Engine, Playbook, cached
+from bot.playbooks import Engine, Playbook, cached, cached_context
 from bot.playbooks.model import SERVICES
 from bot.errors import InputError
 from bot.manifests import peek_head, sniff
@@ -97,7 +97,7 @@ def engine(service: str | None = None) -> Engine:
     if service is not None and service not in SERVICES:
         raise InputError(f"unknown service {service!r}", hint=f"use one of: {', '.join(SERVICES)}")
     if service not in _ENGINES:
-        _ENGINES[service] = Engine(cached(), service)
+        _ENGINES[service] = Engine(cached(), service, cached_context())
     return _ENGINES[service]
 
 

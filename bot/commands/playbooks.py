@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import InputError, PlaybookError
-from bot.playbooks import Engine, Playbook, cached, load_all
+from bot.playbooks import Engine, Playbook, cached, load_all, load_context
+from bot.playbooks.model import ServiceContext
 from bot.playbooks.model import service_matches
 
 
@@ -36,14 +37,16 @@ class LintReport:
         return not self.problems
 
 
-def example_problems(playbooks: list[Playbook]) -> tuple[int, list[str]]:
-    """Every example must match its own playbook first, against the whole library."""
-    engine = Engine(playbooks)
+def example_problems(playbooks: list[Playbook], context: ServiceContext) -> tuple[int, list[str]]:
+    """Every example must match its own playbook first, against the whole library (with its service named, if it names one)."""
+    engines: dict[str | None, Engine] = {}
     problems, count = [], 0
     for pb in playbooks:
         for i, example in enumerate(pb.examples):
             count += 1
-            found = engine.scan(io.BytesIO(example.text.encode("utf-8"))).found
+            if example.service not in engines:
+                engines[example.service] = Engine(playbooks, example.service, context)
+            found = engines[example.service].scan(io.BytesIO(example.text.encode("utf-8"))).found
             if not found:
                 problems.append(f"{pb.id}: examples[{i}]: matches no playbook")
             elif found[0].playbook.id != pb.id:
@@ -56,7 +59,8 @@ def lint(directory: Path | None = None) -> LintReport:
     """Validate every file, then check every example; the first load error stops the lint."""
     try:
         playbooks = load_all(directory)
+        context = load_context(directory)
     except PlaybookError as e:
         return LintReport(0, 0, [str(e)])
-    count, problems = example_problems(playbooks)
+    count, problems = example_problems(playbooks, context)
     return LintReport(len(playbooks), count, problems)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 import re2
@@ -10,7 +11,9 @@ import yaml
 from pydantic import ValidationError
 
 from bot.errors import PlaybookError, field_path
-from bot.playbooks.model import Playbook
+from bot.playbooks.model import Playbook, ServiceContext
+
+CONTEXT_FILE = "_context.yaml"
 
 try:  # libyaml is bundled with PyYAML wheels; it parses ~10x faster
     _Loader: type = yaml.CSafeLoader
@@ -25,10 +28,10 @@ def default_dir() -> Path:
     return bundled if bundled.is_dir() else here.parent / "playbooks"
 
 
-def load_file(path: Path) -> Playbook:
-    """Parse and validate one playbook file."""
+def _read_mapping(path: Path, unfold: bool = False) -> dict:
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        text = path.read_text(encoding="utf-8")
+        raw = yaml.load(unfold_japanese(text) if unfold else text, Loader=_Loader)
     except UnicodeDecodeError as e:
         raise PlaybookError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
     except yaml.YAMLError as e:
@@ -37,21 +40,86 @@ def load_file(path: Path) -> Playbook:
         raise PlaybookError(f"{path}:{where}: invalid YAML: {getattr(e, 'problem', e)}") from None
     if not isinstance(raw, dict):
         raise PlaybookError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    return raw
+
+
+def _validate(model: type, raw: dict, path: Path):
     try:
-        playbook = Playbook.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as e:
         problems = "; ".join(f"{field_path(err['loc'])}: {err['msg']}" for err in e.errors())
         raise PlaybookError(f"{path}: {problems}") from None
+
+
+def _check_re2(path: Path, where: str, patterns: list[str]) -> None:
+    for i, pattern in enumerate(patterns):
+        try:
+            re2.compile(pattern)
+        except re2.error as e:
+            raise PlaybookError(f"{path}: {where}[{i}]: not a valid RE2 expression: {e}") from None
+
+
+def load_file(path: Path) -> Playbook:
+    """Parse and validate one playbook file."""
+    raw = _read_mapping(path, unfold=True)
+    playbook = _validate(Playbook, raw, path)
     expected = playbook.id.split(".", 1)[1] + ".yaml"
     if path.name != expected:
         raise PlaybookError(f"{path}: id: file name must be {expected!r} for id {playbook.id!r}")
     for field in ("patterns", "context"):
-        for i, pattern in enumerate(getattr(playbook.match, field)):
-            try:
-                re2.compile(pattern)
-            except re2.error as e:
-                raise PlaybookError(f"{path}: match.{field}[{i}]: not a valid RE2 expression: {e}") from None
+        _check_re2(path, f"match.{field}", getattr(playbook.match, field))
     return playbook
+
+
+def load_context(directory: Path | None = None) -> ServiceContext:
+    """The per-product context expressions in `_context.yaml` beside the playbooks."""
+    path = (directory or default_dir()) / CONTEXT_FILE
+    if not path.is_file():
+        raise PlaybookError(f"{path}: context file not found")
+    context = _validate(ServiceContext, _read_mapping(path), path)
+    for fam in type(context).model_fields:
+        _check_re2(path, fam, context.get(fam))
+    return context
+
+
+# Folded YAML (`>-`) joins lines with a space, which puts stray spaces inside Japanese sentences
+# ("クォータを 超えています"). Before parsing, a folded line that ends in a non-ASCII character is
+# joined to the next when that one starts with a non-ASCII character; deliberate spaces inside a
+# line ("ユーザー コンテナー") and ASCII words at a fold keep theirs.
+_FOLDED_HEADER = re.compile(r"^(\s*)(?:-\s+)?[\w.-]+:\s*>[-+]?\s*$")
+
+
+def unfold_japanese(text: str) -> str:
+    """YAML source with fold points between two non-ASCII characters joined without a space."""
+    lines = text.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        header = _FOLDED_HEADER.match(lines[i])
+        out.append(lines[i])
+        i += 1
+        if not header:
+            continue
+        indent = None
+        while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip(" ")) > len(header.group(1))):
+            line = lines[i]
+            this_indent = len(line) - len(line.lstrip(" "))
+            prev = out[-1]
+            if (
+                indent is not None
+                and line.strip()
+                and prev.strip()
+                and this_indent == indent
+                and not prev[-1].isascii()
+                and not line.lstrip()[0].isascii()
+            ):
+                out[-1] = prev + line.lstrip()
+            else:
+                out.append(line)
+                if line.strip() and indent is None:
+                    indent = this_indent
+            i += 1
+    return "\n".join(out)
 
 
 def load_all(directory: Path | None = None) -> list[Playbook]:
@@ -62,6 +130,8 @@ def load_all(directory: Path | None = None) -> list[Playbook]:
     playbooks: list[Playbook] = []
     seen: dict[str, Path] = {}
     for path in sorted(root.rglob("*.yaml")):
+        if path.name.startswith("_"):
+            continue  # _context.yaml and other non-playbook data
         pb = load_file(path)
         if pb.service.split("-")[0] != path.relative_to(root).parts[0]:
             raise PlaybookError(f"{path}: service: file must live under playbooks/{pb.service.split('-')[0]}/")
@@ -80,6 +150,12 @@ def load_all(directory: Path | None = None) -> list[Playbook]:
             chain.append(node.refines)
             node = by_id[node.refines]
     return playbooks
+
+
+@functools.lru_cache(maxsize=4)
+def cached_context(directory: str | None = None) -> ServiceContext:
+    """load_context, once per process and directory."""
+    return load_context(Path(directory) if directory else None)
 
 
 @functools.lru_cache(maxsize=4)

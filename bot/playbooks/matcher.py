@@ -9,11 +9,13 @@ from typing import BinaryIO
 
 import re2
 
-from bot.playbooks.model import Playbook, service_matches
+from bot.playbooks.model import Playbook, ServiceContext, family
 
 # An exact documented code outranks a message string, which outranks a generic pattern.
-WEIGHTS = {"code": 90, "message": 70, "status": 55, "pattern": 50, "context": 0}
-EXTRA_SPEC_BONUS, EXTRA_SPEC_CAP, CONTEXT_BONUS = 3, 9, 3
+WEIGHTS = {"code": 90, "message": 70, "status": 55, "pattern": 50, "context": 0, "product": 0}
+EXTRA_SPEC_BONUS, EXTRA_SPEC_CAP, CONTEXT_BONUS, PRODUCT_BONUS = 3, 9, 3, 1
+AREA_BONUS = 2  # the area the caller named (azureml-job, azureml-endpoint) first among equals
+PRODUCT = -1  # Spec.playbook of a product-context expression: it belongs to no one playbook
 MAX_EVIDENCE = 5
 MAX_LINE_CHARS = 400
 CHUNK_BYTES = 1 << 20
@@ -73,12 +75,24 @@ class ScanResult:
 
 
 class Engine:
-    """All playbooks compiled into one RE2 set; `scan` reads the input once."""
+    """All playbooks compiled into one RE2 set; `scan` reads the input once.
 
-    def __init__(self, playbooks: Iterable[Playbook], service: str | None = None) -> None:
-        self.playbooks = [pb for pb in playbooks if service_matches(service, pb.service)]
+    `service` is what the caller knows the text is about (--service, a watched target): only that
+    product's playbooks are considered, the service counts as context for playbooks that require
+    it, and playbooks of the named area come first among equals. `context` holds each product's
+    expressions that show, from the text alone, that a text is about it.
+    """
+
+    def __init__(
+        self, playbooks: Iterable[Playbook], service: str | None = None, context: ServiceContext | None = None
+    ) -> None:
+        self.service = service
+        self.hinted = family(service) if service else None
+        self.playbooks = [pb for pb in playbooks if self.hinted in (None, family(pb.service))]
         self.by_id = {pb.id: i for i, pb in enumerate(self.playbooks)}
         self.specs: list[Spec] = []
+        for fam in sorted({family(pb.service) for pb in self.playbooks}) if context else ():
+            self.specs += [Spec(PRODUCT, "product", fam, t) for t in context.get(fam)]
         for i, pb in enumerate(self.playbooks):
             m = pb.match
             self.specs += [Spec(i, "code", t, _token_regex(t)) for t in m.codes]
@@ -141,8 +155,15 @@ class Engine:
 
     def _rank(self, hits: dict[int, Hit]) -> list[Found]:
         per_playbook: dict[int, list[int]] = {}
-        for n in hits:
-            per_playbook.setdefault(self.specs[n].playbook, []).append(n)
+        product: dict[str, tuple[int, bytes]] = {}  # each product seen in the text: its first line
+        for n in sorted(hits):
+            spec = self.specs[n]
+            if spec.kind == "product":
+                first = hits[n].lines[0]
+                if spec.text not in product or first[0] < product[spec.text][0]:
+                    product[spec.text] = first
+            else:
+                per_playbook.setdefault(spec.playbook, []).append(n)
         found: dict[int, Found] = {}
         for i in self._order:
             pb = self.playbooks[i]
@@ -151,12 +172,16 @@ class Engine:
             if not matching:
                 continue
             parent = self._matched_ancestor(i, found)
-            has_context = any(self.specs[n].kind == "context" for n in spec_ids)
-            if pb.match.requires_context and not has_context and parent is None:
+            fam = family(pb.service)
+            own_context = any(self.specs[n].kind == "context" for n in spec_ids)
+            product_context = fam in product or self.hinted == fam
+            if pb.match.requires_context and not (own_context or product_context) and parent is None:
                 continue
             kinds = tuple(sorted({self.specs[n].kind for n in matching}, key=lambda k: -WEIGHTS[k]))
             score = WEIGHTS[kinds[0]] + min(EXTRA_SPEC_CAP, EXTRA_SPEC_BONUS * (len(matching) - 1))
-            score += CONTEXT_BONUS if has_context else 0
+            # A playbook's own context (its area: a job log, a deployment) outranks the product's.
+            score += CONTEXT_BONUS if own_context else PRODUCT_BONUS if product_context else 0
+            score += AREA_BONUS if pb.service == self.service and "-" in pb.service else 0
             # Evidence in order of what explains the match best: this playbook's own strongest
             # lines, then its parent's, then context; the best MAX_EVIDENCE are shown in line order.
             ranked = sorted(matching, key=lambda n: -WEIGHTS[self.specs[n].kind])
@@ -173,6 +198,8 @@ class Engine:
                 if self.specs[n].kind == "context":
                     for line, raw in hits[n].lines:
                         evidence.setdefault(line, raw)
+            if fam in product:
+                evidence.setdefault(*product[fam])
             found[i] = Found(pb, min(score, 100), _evidence(evidence), kinds)
         return sorted(found.values(), key=lambda f: (-f.score, -self._depth(self.by_id[f.playbook.id]), f.playbook.id))
 

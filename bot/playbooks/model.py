@@ -34,6 +34,14 @@ def service_matches(selected: str | None, service: str) -> bool:
     return selected == "azureml" and service.startswith("azureml")
 
 
+FAMILIES = ("customvision", "azureml", "rekognition")
+
+
+def family(service: str) -> str:
+    """The product a service name belongs to: both Azure ML areas are `azureml`."""
+    return service.split("-", 1)[0]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -114,10 +122,26 @@ class Source(Strict):
 
 
 class Example(Strict):
-    """A realistic input that must match this playbook first."""
+    """A realistic input that must match this playbook first (with `service` named, if given)."""
 
     text: str = Field(min_length=1)
+    service: Service | None = None
     note: str | None = None
+
+
+class ServiceContext(Strict):
+    """RE2 expressions that show a text comes from one of our products (playbooks/_context.yaml).
+
+    A playbook with `requires_context` matches when its own context, its product's context here,
+    or the service the caller named says the text is about that product.
+    """
+
+    customvision: list[str] = Field(min_length=1)
+    azureml: list[str] = Field(min_length=1)
+    rekognition: list[str] = Field(min_length=1)
+
+    def get(self, fam: str) -> list[str]:
+        return list(getattr(self, fam))
 
 
 class Playbook(Strict):
