@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from pathlib import Path
 
 import click
@@ -13,6 +15,27 @@ from bot.render.text import render_playbook_index
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _import_every_cli_module() -> None:
+    """The root group imports its command modules lazily; the docs cover all of them."""
+    import bot.cli as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        importlib.import_module(f"bot.cli.{info.name}")
+
+
+_import_every_cli_module()
+
+
+def test_lazy_command_map_is_complete():
+    from bot.cli import LAZY_COMMANDS
+
+    for name, cmd in cli.commands.items():
+        module = cmd.callback.__module__
+        if module != "bot.cli":
+            assert LAZY_COMMANDS.get(name) == module.rsplit(".", 1)[1], f"`{name}` lives in {module}: add it to LAZY_COMMANDS"
+    assert set(LAZY_COMMANDS) <= set(cli.commands)
 
 
 def commands(group: click.Group, prefix: str = "triage") -> list[tuple[str, click.Command]]:

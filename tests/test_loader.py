@@ -131,3 +131,47 @@ def test_folded_japanese_has_no_stray_spaces():
 def test_unfold_keeps_deliberate_spaces_and_ascii_words():
     src = "summary:\n  ja: >-\n    ユーザー コンテナーがクォータを\n    超えています。GPU では\n    Killed と表示\n"
     assert yaml.safe_load(unfold_japanese(src))["summary"]["ja"] == "ユーザー コンテナーがクォータを超えています。GPU では Killed と表示"
+
+
+# The compiled library is cached on disk by content: loaded in milliseconds, never stale.
+def test_library_cache_is_used_and_never_stale(pb_dir, tmp_path, monkeypatch):
+    from bot.playbooks import loader
+
+    cache = tmp_path / "cache"
+    first = loader.load_library(pb_dir, cache)
+    assert [p.name for p in cache.iterdir()] and first[0][0].id == "azureml.endpoint.ERR_2200"
+
+    def no_validation(*_a, **_k):
+        raise AssertionError("validated again although nothing changed")
+
+    monkeypatch.setattr(loader, "load_all", no_validation)
+    assert loader.load_library(pb_dir, cache) == first
+
+    monkeypatch.undo()
+    f = pb_dir / "azureml" / "endpoint.ERR_2200.yaml"
+    f.write_text(f.read_text(encoding="utf-8").replace("severity: critical", "severity: warning").replace("severity: error", "severity: warning"), encoding="utf-8")
+    changed = loader.load_library(pb_dir, cache)
+    assert changed[0][0].severity == "warning", "an edited playbook is read again"
+    assert len(list(cache.glob("playbooks-*.pickle"))) == 1, "older cache files are removed"
+
+
+def test_library_cache_survives_corruption_and_read_only_dirs(pb_dir, tmp_path):
+    from bot.playbooks import loader
+
+    cache = tmp_path / "cache"
+    good = loader.load_library(pb_dir, cache)
+    for p in cache.glob("playbooks-*.pickle"):
+        p.write_bytes(b"not a pickle")
+    assert loader.load_library(pb_dir, cache) == good
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("x")
+    assert loader.load_library(pb_dir, blocked / "cache") == good, "an unusable cache directory only costs speed"
+
+
+def test_library_cache_still_reports_load_errors(pb_dir, tmp_path):
+    from bot.playbooks import loader
+
+    f = pb_dir / "azureml" / "endpoint.ERR_2200.yaml"
+    f.write_text(f.read_text(encoding="utf-8").replace("severity:", "sevirity:"), encoding="utf-8")
+    with pytest.raises(PlaybookError, match="endpoint.ERR_2200.yaml"):
+        loader.load_library(pb_dir, tmp_path / "cache")

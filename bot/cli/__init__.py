@@ -6,6 +6,7 @@ command groups live beside it (lookups, tickets, manifest, slack) and register o
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -14,7 +15,7 @@ from typing import Any
 
 import click
 
-from bot import __version__, config
+from bot import __version__
 from bot.commands import diagnose as diagnose_cmd
 from bot.commands import playbooks as playbooks_cmd
 from bot.errors import InputError, TriageError
@@ -36,7 +37,35 @@ def emit_json(obj: Any) -> None:
     click.echo(json.dumps(redact_obj(obj), ensure_ascii=False, indent=2))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# The command groups that live in modules of their own, by command name: a module is imported only
+# when one of its commands runs or help lists them, so `triage diagnose` starts without loading the
+# clouds' SDKs, the store or the Slack app. tests/test_docs.py checks that the map is complete.
+LAZY_COMMANDS = {
+    "eval": "evaluate",
+    "ids": "lookups",
+    "logs": "lookups",
+    "status": "lookups",
+    "config": "lookups",
+    "manifest": "manifest",
+    "serve": "slack",
+    "watch": "slack",
+    "ticket": "tickets",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose commands in LAZY_COMMANDS are registered by importing their module."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in LAZY_COMMANDS:
+            importlib.import_module(f"bot.cli.{LAZY_COMMANDS[name]}")
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="triage")
 @click.option("--config", "config_path", metavar="PATH", help="triage.toml to use (default: $TRIAGE_CONFIG, then ./triage.toml).")
 @click.pass_context
@@ -58,6 +87,8 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 def settings(ctx: click.Context) -> "config.Settings":
     """The validated settings, loaded once per invocation (the composition root)."""
+    from bot import config  # not imported by commands that need no settings (diagnose)
+
     root = ctx.find_root()
     root.obj = root.obj or {}
     if "settings" not in root.obj:
@@ -188,6 +219,3 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(redact(f"internal error: {type(e).__name__}: {e}\n  set TRIAGE_DEBUG=1 to see the trace"), err=True)
         sys.exit(70)
 
-
-# The other command groups register themselves on `cli` when imported.
-from bot.cli import evaluate, lookups, manifest, slack, tickets  # noqa: E402,F401

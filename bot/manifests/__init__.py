@@ -1,23 +1,36 @@
-"""Rekognition Custom Labels manifests: recognise, analyse validation results, lint before training."""
+"""Rekognition Custom Labels manifests: recognise, analyse validation results, lint before training.
 
-from bot.manifests.lint import DatasetLint, LintReport, lint_manifest, lint_pair
-from bot.manifests.reader import peek_head, prepend
-from bot.manifests.sniff import Kind, sniff
-from bot.manifests.summary import MAX_SUMMARY_BYTES, SummaryReport, parse_summary
-from bot.manifests.validation import ValidationReport, analyse
+Names are imported from their modules on first use, so that recognising a manifest (every
+`diagnose` does) does not load the analysers and the linter.
+"""
 
-__all__ = [
-    "MAX_SUMMARY_BYTES",
-    "DatasetLint",
-    "Kind",
-    "LintReport",
-    "SummaryReport",
-    "ValidationReport",
-    "analyse",
-    "lint_manifest",
-    "lint_pair",
-    "parse_summary",
-    "peek_head",
-    "prepend",
-    "sniff",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "DatasetLint": "lint",
+    "LintReport": "lint",
+    "lint_manifest": "lint",
+    "lint_pair": "lint",
+    "peek_head": "reader",
+    "prepend": "reader",
+    "Kind": "sniff",
+    "sniff": "sniff",
+    "MAX_SUMMARY_BYTES": "summary",
+    "SummaryReport": "summary",
+    "parse_summary": "summary",
+    "ValidationReport": "validation",
+    "analyse": "validation",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'bot.manifests' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"bot.manifests.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
+import pickle
 import re
 from pathlib import Path
 
+import platformdirs
+import pydantic
 import re2
 import yaml
 from pydantic import ValidationError
@@ -152,13 +157,70 @@ def load_all(directory: Path | None = None) -> list[Playbook]:
     return playbooks
 
 
+Library = tuple[tuple[Playbook, ...], ServiceContext]
+
+# What the cache key covers besides the playbook files: the code that validates them.
+_CODE = ("model.py", "loader.py", "fields.py")
+
+
+def library_digest(root: Path) -> str:
+    """A hash of every playbook file (path and bytes) and of the code that validates them."""
+    h = hashlib.sha256(pydantic.VERSION.encode())
+    for name in _CODE:
+        h.update((Path(__file__).parent / name).read_bytes())
+    for path in sorted(root.rglob("*.yaml")):
+        h.update(str(path.relative_to(root)).encode("utf-8") + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir("triage"))
+
+
+def load_library(directory: Path | None = None, cache: Path | None = None) -> Library:
+    """Every playbook and the product context, validated once per content and kept on disk.
+
+    The cache file is named by the hash of the playbooks and of the validating code, so a change
+    to any file is a new name (never stale); validating and compiling every pattern happens only
+    when it is built. An unwritable cache directory costs speed, not correctness.
+    """
+    root = directory or default_dir()
+    if not root.is_dir():
+        raise PlaybookError(f"{root}: playbook directory not found")
+    folder = cache if cache is not None else cache_dir()
+    path = folder / f"playbooks-{library_digest(root)[:40]}.pickle"
+    try:
+        with path.open("rb") as f:
+            library = pickle.load(f)
+        if isinstance(library, tuple) and len(library) == 2 and isinstance(library[1], ServiceContext):
+            return library
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+        pass  # missing or unreadable: rebuild it
+    library = (tuple(load_all(root)), load_context(root))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps(library, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(tmp, path)
+        for old in folder.glob("playbooks-*.pickle"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass
+    return library
+
+
 @functools.lru_cache(maxsize=4)
+def _library(directory: str | None) -> Library:
+    return load_library(Path(directory) if directory else None)
+
+
 def cached_context(directory: str | None = None) -> ServiceContext:
-    """load_context, once per process and directory."""
-    return load_context(Path(directory) if directory else None)
+    """The product context, once per process and directory."""
+    return _library(directory)[1]
 
 
-@functools.lru_cache(maxsize=4)
 def cached(directory: str | None = None) -> tuple[Playbook, ...]:
-    """load_all, once per process and directory."""
-    return tuple(load_all(Path(directory) if directory else None))
+    """Every playbook, once per process and directory (from the on-disk cache when current)."""
+    return _library(directory)[0]

@@ -42,6 +42,18 @@ def _message_regex(message: str) -> str:
     return "(?i)" + "".join(out)
 
 
+# Bounded gaps (`.{0,60}`, `[^']{0,200}`, `\s{0,3}`) expand into one state per position and make
+# the set several times slower to compile and to run. The set holds each expression with its gaps
+# unbounded (`.*`, which still stays within a line), a superset; the exact expression then
+# confirms each hit on the lines it finds, so results are exactly those of the exact expressions.
+_BOUNDED_GAP = re.compile(r"(\.|\[(?:\\.|[^\]\\])*\]|\\[sSwWdD])\{0,\d+\}")
+
+
+def relax(regex: str) -> str:
+    """The expression with every bounded gap `X{0,N}` made unbounded `X*`."""
+    return _BOUNDED_GAP.sub(lambda m: m.group(1) + "*", regex)
+
+
 @dataclass(frozen=True)
 class Spec:
     playbook: int
@@ -104,7 +116,7 @@ class Engine:
         options.max_mem = 256 << 20
         self._set = re2.Set.SearchSet(options)
         for spec in self.specs:
-            self._set.Add(spec.regex.encode("utf-8"))
+            self._set.Add(relax(spec.regex).encode("utf-8"))
         if self.specs:
             self._set.Compile()
         self._compiled: dict[int, object] = {}
@@ -132,9 +144,11 @@ class Engine:
             last = chunk[-1:]
             if self.specs:
                 for n in self._set.Match(chunk) or ():
-                    hit = hits.setdefault(n, Hit())
+                    hit = hits.get(n) or Hit()
                     if len(hit.lines) < MAX_EVIDENCE:
                         self._collect(n, chunk, newlines, hit)
+                    if hit.lines:  # the exact expression confirmed the relaxed one
+                        hits[n] = hit
             newlines += chunk.count(b"\n")
         lines = newlines + (1 if total and last != b"\n" else 0)
         return ScanResult(self._rank(hits), total, lines)
