@@ -13,6 +13,7 @@ from bot.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT_MATCH_KEYS = {"id", "title", "service", "score", "evidence", "retryable", "steps"}
+ADDED_MATCH_KEYS = {"facts"}  # keys may be added to the contract, never removed or renamed
 
 
 def run(args: list[str], stdin: bytes | None = None) -> subprocess.CompletedProcess:
@@ -43,9 +44,9 @@ def test_issue_example_liveness_probe(capsys, monkeypatch):
     assert set(doc) == {"matches", "input"}
     assert doc["input"] == {"bytes": len(text.encode()), "lines": 1}
     best = doc["matches"][0]
-    assert set(best) == CONTRACT_MATCH_KEYS
+    assert set(best) == CONTRACT_MATCH_KEYS | ADDED_MATCH_KEYS
     assert best["id"].startswith("azureml.endpoint.ERR_2200")
-    assert best["evidence"] == [{"line": 1, "text": text.strip()}]
+    assert best["evidence"] == [{"line": 1, "text": text.strip(), "role": "match"}]
     assert isinstance(best["score"], int) and isinstance(best["retryable"], bool)
     assert all(isinstance(s, str) and s for s in best["steps"])
     scores = [m["score"] for m in doc["matches"]]
@@ -63,7 +64,7 @@ def test_unrelated_stack_trace_gives_no_match_and_exit_0(capsys, monkeypatch):
     )
     code, out, _ = run_main(capsys, monkeypatch, ["diagnose", "--json", "-"], trace.encode())
     assert code == 0
-    assert json.loads(out) == {"matches": [], "input": {"bytes": len(trace), "lines": 6}}
+    assert json.loads(out) == {"matches": [], "input": {"bytes": len(trace), "lines": 6}, "related": []}
 
 
 def test_text_output_explains_and_redacts(capsys, monkeypatch):
@@ -152,3 +153,31 @@ def test_playbook_show(capsys, monkeypatch):
     code, out, _ = run_main(capsys, monkeypatch, ["playbooks", "show", "azureml.endpoint.ERR_2200"])
     assert code == 0
     assert "az ml online-deployment get-logs" in out and "001_333958d5e1e6422d.txt" in out
+
+
+def test_unmatched_in_scope_text_gets_related_playbooks_not_a_diagnosis(capsys, monkeypatch):
+    text = "How do I find the iteration id of my Custom Vision project for support?\n"
+    code, out, _ = run_main(capsys, monkeypatch, ["diagnose", "--json", "-"], text.encode())
+    doc = json.loads(out)
+    assert code == 0 and doc["matches"] == []
+    assert 1 <= len(doc["related"]) <= 3
+    assert doc["related"][0]["id"] == "customvision.training_failed"
+    assert all(set(r) == {"id", "title", "similarity"} and 0 < r["similarity"] <= 1 for r in doc["related"])
+    code, out, _ = run_main(capsys, monkeypatch, ["diagnose", "-"], text.encode())
+    assert "Closest playbooks (not a diagnosis" in out and "customvision.training_failed" in out
+
+
+def test_zero_division_has_no_related_playbooks(capsys, monkeypatch):
+    code, out, _ = run_main(capsys, monkeypatch, ["diagnose", "--json", "-"], b"ZeroDivisionError: division by zero\n")
+    assert json.loads(out)["related"] == []
+
+
+def test_steps_are_filled_with_facts_and_keep_readable_placeholders():
+    from bot.commands.diagnose import fill
+
+    facts = {"module": "lightgbm", "endpoint": "credit-ep"}
+    assert fill("pip install {module}", facts) == "pip install lightgbm"
+    assert fill("add {package} to conda.yml", facts) == "add <package> to conda.yml", "no fact: a readable placeholder"
+    assert fill("az ml online-deployment get-logs --endpoint-name <endpoint> --name <deployment>", facts) == (
+        "az ml online-deployment get-logs --endpoint-name credit-ep --name <deployment>")
+    assert fill('{"data": [1, 2]} {unknown_word}', facts) == '{"data": [1, 2]} {unknown_word}', "JSON and unknown names stay"

@@ -81,7 +81,7 @@ def test_branch_outranks_parent_when_both_match_and_inherits_evidence():
     assert ids(r) == ["azureml.endpoint.ERR_2200.probe", "azureml.endpoint.ERR_2200"]
     branch, parent = r.found
     assert branch.score > parent.score
-    assert [line for line, _ in branch.evidence] == [2, 3]
+    assert [line for line, _ in branch.evidence] == [3, 2], "the line that decided the branch first, then its parent's"
 
 
 def test_branch_alone_still_matches_on_its_own_weight():
@@ -94,7 +94,8 @@ def test_requires_context():
     assert ids(scan("ModuleNotFoundError: No module named 'torch'")) == []
     r = scan("azureml-logs/user_logs/std_log.txt\nModuleNotFoundError: No module named 'torch'\n")
     assert ids(r) == ["azureml.job.missing_package"]
-    assert [line for line, _ in r.found[0].evidence] == [1, 2]
+    assert [line for line, _ in r.found[0].evidence] == [2, 1], "the decisive line, then the context"
+    assert r.found[0].context_lines == {1}
 
 
 def test_service_filter():
@@ -117,7 +118,8 @@ def test_product_context_in_the_text_satisfies_requires_context():
     text = "/mnt/azureml/cr/j/abc/exe/wd\n" + LOCAL_TRACE
     r = Engine(LIB, None, CONTEXT).scan(io.BytesIO(text.encode()))
     assert ids(r) == ["azureml.job.missing_package"]
-    assert [n for n, _ in r.found[0].evidence] == [1, 3], "the product line is shown as context"
+    assert [n for n, _ in r.found[0].evidence] == [3, 1], "the product line is shown as context, after the match"
+    assert r.found[0].context_lines == {1}
 
 
 def test_named_service_is_context():
@@ -223,5 +225,25 @@ def test_a_branch_shows_its_own_line_even_after_many_parent_lines():
     branch = scan(text).found[0]
     assert branch.playbook.id == "azureml.endpoint.ERR_2200.probe"
     lines = [line for line, _ in branch.evidence]
-    assert 61 in lines and len(lines) == matcher_mod.MAX_EVIDENCE
-    assert lines == sorted(lines)
+    assert lines[0] == 61 and len(lines) == matcher_mod.MAX_EVIDENCE, "the branch's own line decides, first"
+    assert lines[1:] == sorted(lines[1:])
+
+
+def test_evidence_context_is_capped_and_labelled():
+    text = "azureml-logs/user_logs/std_log\n" * 4 + "ModuleNotFoundError: No module named 'torch'\n"
+    found = scan(text).found[0]
+    assert [n for n, _ in found.evidence] == [5, 1, 2]
+    assert found.context_lines == {1, 2} and len(found.context_lines) == matcher_mod.MAX_CONTEXT
+
+
+def test_named_groups_are_facts_quoted_from_the_text():
+    lib = [
+        pb("azureml.job.missing", "azureml-job", {"patterns": [r"No module named '(?P<module>[\w.]+)'"],
+                                                   "context": [r"--endpoint-name (?P<endpoint>[\w-]+)"]}),
+        pb("azureml.job.missing.branch", "azureml-job", {"patterns": [r"ModuleNotFound(?P<kind>Error)"]}, refines="azureml.job.missing"),
+    ]
+    text = "az ml online-deployment create --endpoint-name my-ep\nModuleNotFoundError: No module named 'lightgbm.sklearn'\n"
+    branch, parent = Engine(lib).scan(io.BytesIO(text.encode())).found
+    assert dict(parent.facts) == {"module": "lightgbm.sklearn", "endpoint": "my-ep"}
+    assert dict(branch.facts) == {"kind": "Error", "module": "lightgbm.sklearn", "endpoint": "my-ep"}, "a branch inherits its parent's facts"
+    assert dict(Engine(lib).scan(io.BytesIO(b"ModuleNotFoundError: boom\n")).found[0].facts) == {"kind": "Error"}, "no fact is invented"

@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from bot.errors import PlaybookError, field_path
+from bot.playbooks.fields import FACTS
 from bot.playbooks.model import Playbook, ServiceContext
 
 CONTEXT_FILE = "_context.yaml"
@@ -56,12 +57,16 @@ def _validate(model: type, raw: dict, path: Path):
         raise PlaybookError(f"{path}: {problems}") from None
 
 
-def _check_re2(path: Path, where: str, patterns: list[str]) -> None:
+def _check_re2(path: Path, where: str, patterns: list[str], facts: bool = True) -> None:
     for i, pattern in enumerate(patterns):
         try:
-            re2.compile(pattern)
+            groups = re2.compile(pattern).groupindex
         except re2.error as e:
             raise PlaybookError(f"{path}: {where}[{i}]: not a valid RE2 expression: {e}") from None
+        unknown = sorted(set(groups) - (set(FACTS) if facts else set()))
+        if unknown:
+            known = "known facts are in bot/playbooks/fields.py" if facts else "product context captures no facts"
+            raise PlaybookError(f"{path}: {where}[{i}]: unknown fact name(s) {unknown}; {known}")
 
 
 def load_file(path: Path) -> Playbook:
@@ -82,8 +87,10 @@ def load_context(directory: Path | None = None) -> ServiceContext:
     if not path.is_file():
         raise PlaybookError(f"{path}: context file not found")
     context = _validate(ServiceContext, _read_mapping(path), path)
-    for fam in type(context).model_fields:
-        _check_re2(path, fam, context.get(fam))
+    for fam in ("customvision", "azureml", "rekognition"):
+        _check_re2(path, fam, context.get(fam), facts=False)
+    for fam, expressions in context.names.items():
+        _check_re2(path, f"names.{fam}", expressions, facts=False)
     return context
 
 

@@ -12,11 +12,13 @@ import re2
 from bot.playbooks.model import Playbook, ServiceContext, family
 
 # An exact documented code outranks a message string, which outranks a generic pattern.
-WEIGHTS = {"code": 90, "message": 70, "status": 55, "pattern": 50, "context": 0, "product": 0}
+WEIGHTS = {"code": 90, "message": 70, "status": 55, "pattern": 50, "context": 0, "product": 0, "product_name": 0}
 EXTRA_SPEC_BONUS, EXTRA_SPEC_CAP, CONTEXT_BONUS, PRODUCT_BONUS = 3, 9, 3, 1
 AREA_BONUS = 2  # the area the caller named (azureml-job, azureml-endpoint) first among equals
 PRODUCT = -1  # Spec.playbook of a product-context expression: it belongs to no one playbook
 MAX_EVIDENCE = 5
+MAX_CONTEXT = 2
+MAX_FACT_CHARS = 200
 MAX_LINE_CHARS = 400
 CHUNK_BYTES = 1 << 20
 
@@ -64,19 +66,32 @@ class Spec:
 
 @dataclass
 class Hit:
-    """Where one spec matched: up to MAX_EVIDENCE (line number, raw line) pairs."""
+    """Where one spec matched: up to MAX_EVIDENCE (line number, raw line) pairs, and the named
+    groups of its first matches (the facts read from the text)."""
 
     lines: list[tuple[int, bytes]] = field(default_factory=list)
+    facts: dict[str, bytes] = field(default_factory=dict)
+    starts: dict[int, int] = field(default_factory=dict)  # line number -> column of the first match
 
 
 @dataclass(frozen=True)
 class Found:
-    """A playbook the engine stands behind for this input."""
+    """A playbook the engine stands behind for this input.
+
+    evidence: the line that decided it first, then its other matching lines in line order, then
+    at most MAX_CONTEXT lines that only establish context (the product, the command that was run),
+    whose numbers are in `context_lines`. facts: named groups captured from the text, verbatim.
+    """
 
     playbook: Playbook
     score: int
     evidence: tuple[tuple[int, str], ...]
     kinds: tuple[str, ...]
+    context_lines: frozenset[int] = frozenset()
+    facts: tuple[tuple[str, str], ...] = ()
+
+
+HEAD_BYTES = 64 * 1024  # what is kept of the input for ranking related playbooks when none matched
 
 
 @dataclass
@@ -84,6 +99,7 @@ class ScanResult:
     found: list[Found]
     bytes: int
     lines: int
+    head: bytes = b""  # the first HEAD_BYTES of the input
 
 
 class Engine:
@@ -105,6 +121,7 @@ class Engine:
         self.specs: list[Spec] = []
         for fam in sorted({family(pb.service) for pb in self.playbooks}) if context else ():
             self.specs += [Spec(PRODUCT, "product", fam, t) for t in context.get(fam)]
+            self.specs += [Spec(PRODUCT, "product_name", fam, t) for t in context.names.get(fam, [])]
         for i, pb in enumerate(self.playbooks):
             m = pb.match
             self.specs += [Spec(i, "code", t, _token_regex(t)) for t in m.codes]
@@ -138,8 +155,10 @@ class Engine:
         """Read the stream once in chunks; match every spec of every playbook together."""
         hits: dict[int, Hit] = {}
         total = newlines = 0
-        last = b""
+        last = head = b""
         for chunk in _chunks(stream):
+            if len(head) < HEAD_BYTES:
+                head += chunk[: HEAD_BYTES - len(head)]
             total += len(chunk)
             last = chunk[-1:]
             if self.specs:
@@ -151,7 +170,7 @@ class Engine:
                         hits[n] = hit
             newlines += chunk.count(b"\n")
         lines = newlines + (1 if total and last != b"\n" else 0)
-        return ScanResult(self._rank(hits), total, lines)
+        return ScanResult(self._rank(hits), total, lines, head)
 
     def _collect(self, n: int, chunk: bytes, base_line: int, hit: Hit) -> None:
         seen = {line for line, _ in hit.lines}
@@ -163,19 +182,28 @@ class Engine:
             start = chunk.rfind(b"\n", 0, pos) + 1
             end = chunk.find(b"\n", pos)
             hit.lines.append((line_no, chunk[start : end if end >= 0 else len(chunk)]))
+            hit.starts[line_no] = pos - start
             seen.add(line_no)
+            for name, value in m.groupdict().items():
+                key = name.decode() if isinstance(name, bytes) else name
+                if value and key not in hit.facts:
+                    hit.facts[key] = value
             if len(hit.lines) >= MAX_EVIDENCE:
                 return
 
     def _rank(self, hits: dict[int, Hit]) -> list[Found]:
         per_playbook: dict[int, list[int]] = {}
-        product: dict[str, tuple[int, bytes]] = {}  # each product seen in the text: its first line
+        # Each product seen in the text: the lines that show it, with the column where it shows first
+        # (-1: anywhere on the line counts; the product's bare name counts only before a match).
+        product: dict[str, dict[int, tuple[int, bytes]]] = {}
         for n in sorted(hits):
             spec = self.specs[n]
-            if spec.kind == "product":
-                first = hits[n].lines[0]
-                if spec.text not in product or first[0] < product[spec.text][0]:
-                    product[spec.text] = first
+            if spec.kind in ("product", "product_name"):
+                seen = product.setdefault(spec.text, {})
+                for line, raw in hits[n].lines:
+                    col = hits[n].starts[line] if spec.kind == "product_name" else -1
+                    if line not in seen or col < seen[line][0]:
+                        seen[line] = (col, raw)
             else:
                 per_playbook.setdefault(spec.playbook, []).append(n)
         found: dict[int, Found] = {}
@@ -188,7 +216,16 @@ class Engine:
             parent = self._matched_ancestor(i, found)
             fam = family(pb.service)
             own_context = any(self.specs[n].kind == "context" for n in spec_ids)
-            product_context = fam in product or self.hinted == fam
+            # The product's bare name must show on another line or before the match on its line: in
+            # "No matching distribution found for azureml-core" it is what failed, not where.
+            first_col: dict[int, int] = {}
+            for n in matching:
+                for line, col in hits[n].starts.items():
+                    first_col[line] = min(col, first_col.get(line, col))
+            product_lines = sorted(
+                line for line, (col, _) in product.get(fam, {}).items() if line not in first_col or col < first_col[line]
+            )
+            product_context = bool(product_lines) or self.hinted == fam
             if pb.match.requires_context and not (own_context or product_context) and parent is None:
                 continue
             kinds = tuple(sorted({self.specs[n].kind for n in matching}, key=lambda k: -WEIGHTS[k]))
@@ -196,25 +233,36 @@ class Engine:
             # A playbook's own context (its area: a job log, a deployment) outranks the product's.
             score += CONTEXT_BONUS if own_context else PRODUCT_BONUS if product_context else 0
             score += AREA_BONUS if pb.service == self.service and "-" in pb.service else 0
-            # Evidence in order of what explains the match best: this playbook's own strongest
-            # lines, then its parent's, then context; the best MAX_EVIDENCE are shown in line order.
-            ranked = sorted(matching, key=lambda n: -WEIGHTS[self.specs[n].kind])
-            evidence: dict[int, bytes] = {}
+            # The decisive line first (this playbook's strongest spec), then every other matching
+            # line (its own, then its parent's) in line order, then a little context.
+            ranked = sorted(matching, key=lambda n: (-WEIGHTS[self.specs[n].kind], hits[n].lines[0][0]))
+            decisive = hits[ranked[0]].lines[0]
+            match_lines: dict[int, bytes] = {}
+            facts: dict[str, bytes] = {}
             for n in ranked:
                 for line, raw in hits[n].lines:
-                    evidence.setdefault(line, raw)
+                    match_lines.setdefault(line, raw)
+                for name, value in hits[n].facts.items():
+                    facts.setdefault(name, value)
             if parent is not None:
                 # A more specific branch outranks its parent when both match.
                 score = max(score, parent.score + 1)
                 for line, text in parent.evidence:
-                    evidence.setdefault(line, text.encode())
+                    if line not in parent.context_lines:
+                        match_lines.setdefault(line, text.encode())
+                for name, value in parent.facts:
+                    facts.setdefault(name, value.encode())
+            context_lines: dict[int, bytes] = {}
             for n in spec_ids:
                 if self.specs[n].kind == "context":
                     for line, raw in hits[n].lines:
-                        evidence.setdefault(line, raw)
-            if fam in product:
-                evidence.setdefault(*product[fam])
-            found[i] = Found(pb, min(score, 100), _evidence(evidence), kinds)
+                        context_lines.setdefault(line, raw)
+                    for name, value in hits[n].facts.items():
+                        facts.setdefault(name, value)
+            if product_lines:
+                context_lines.setdefault(product_lines[0], product[fam][product_lines[0]][1])
+            evidence, context = _evidence(decisive, match_lines, context_lines)
+            found[i] = Found(pb, min(score, 100), evidence, kinds, context, _facts(facts))
         return sorted(found.values(), key=lambda f: (-f.score, -self._depth(self.by_id[f.playbook.id]), f.playbook.id))
 
     def _matched_ancestor(self, i: int, found: dict[int, Found]) -> Found | None:
@@ -227,14 +275,31 @@ class Engine:
         return None
 
 
-def _evidence(lines: dict[int, bytes]) -> tuple[tuple[int, str], ...]:
-    """The first MAX_EVIDENCE lines in priority (insertion) order, shown in line order."""
+def _line_text(raw: bytes) -> str:
+    text = _CONTROL.sub("", raw.decode("utf-8", "replace").rstrip("\r"))
+    return text if len(text) <= MAX_LINE_CHARS else text[: MAX_LINE_CHARS - 1] + "…"
+
+
+def _evidence(
+    decisive: tuple[int, bytes], match: dict[int, bytes], context: dict[int, bytes]
+) -> tuple[tuple[tuple[int, str], ...], frozenset[int]]:
+    """The decisive line, the other matching lines in line order (MAX_EVIDENCE in all), then up to
+    MAX_CONTEXT context lines that are not already shown; and the numbers of those context lines."""
+    rest = sorted(n for n in match if n != decisive[0])[: MAX_EVIDENCE - 1]
+    shown = [decisive] + [(n, match[n]) for n in rest]
+    numbers = {n for n, _ in shown}
+    extra = [(n, raw) for n, raw in sorted(context.items()) if n not in numbers][:MAX_CONTEXT]
+    out = tuple((n, _line_text(raw)) for n, raw in shown + extra)
+    return out, frozenset(n for n, _ in extra)
+
+
+def _facts(facts: dict[str, bytes]) -> tuple[tuple[str, str], ...]:
+    """Captured values as text, trimmed of quotes and spaces, in name order."""
     out = []
-    for line_no in sorted(list(lines)[:MAX_EVIDENCE]):
-        text = _CONTROL.sub("", lines[line_no].decode("utf-8", "replace").rstrip("\r"))
-        if len(text) > MAX_LINE_CHARS:
-            text = text[: MAX_LINE_CHARS - 1] + "…"
-        out.append((line_no, text))
+    for name, raw in sorted(facts.items()):
+        value = _CONTROL.sub("", raw.decode("utf-8", "replace")).strip().strip("'\"`").strip()
+        if value:
+            out.append((name, value[:MAX_FACT_CHARS]))
     return tuple(out)
 
 

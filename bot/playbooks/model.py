@@ -139,6 +139,10 @@ class ServiceContext(Strict):
     customvision: list[str] = Field(min_length=1)
     azureml: list[str] = Field(min_length=1)
     rekognition: list[str] = Field(min_length=1)
+    names: dict[Literal["customvision", "azureml", "rekognition"], list[str]] = {}
+    """The product's bare name (`azureml`, `azureml-core`): it shows where the product is what
+    failed ("No module named 'azureml'") as well as where the failure happened, so it counts only
+    on another line than the match, or before the match on its line."""
 
     def get(self, fam: str) -> list[str]:
         return list(getattr(self, fam))

@@ -15,23 +15,29 @@ _L = {
         "none": "No playbook explains this input ({lines} lines, {bytes} bytes read). Nothing was guessed.",
         "none_hint": "Paste more of the log (the error line and the lines around it), or try another --service.",
         "why": "Why it matched",
+        "read": "What we read",
+        "context": "context",
         "steps": "What to do",
         "retry_yes": "retry: likely to help",
         "retry_no": "retry: will not help until the cause is fixed",
         "collect": "A support ticket will need",
         "line": "line",
         "more": "More playbooks (triage playbooks show ID):",
+        "related": "Closest playbooks (not a diagnosis; similarity 0-1, triage playbooks show ID):",
     },
     "ja": {
         "none": "この入力に該当するプレイブックはありません ({lines} 行, {bytes} バイト)。推測はしていません。",
         "none_hint": "ログをもう少し (エラー行とその前後) 貼り付けるか、別の --service を試してください。",
         "why": "根拠",
+        "read": "テキストから読み取った値",
+        "context": "文脈",
         "steps": "対処手順",
         "retry_yes": "再試行: 有効な可能性があります",
         "retry_no": "再試行: 原因を直すまで効果はありません",
         "collect": "サポート チケットに必要な情報",
         "line": "行",
         "more": "その他のプレイブック (triage playbooks show ID):",
+        "related": "近いプレイブック (診断ではありません。類似度 0-1、triage playbooks show ID):",
     },
 }
 
@@ -41,14 +47,20 @@ def render_diagnosis(d: Diagnosis, n: int, lang: str) -> str:
     retry = L["retry_yes"] if d.retryable else L["retry_no"]
     out = [f"{n}. {d.title}", f"   [{d.id}]  score {d.score} · {d.severity} · {retry}"]
     out += textwrap.wrap(d.summary, 96, initial_indent="   ", subsequent_indent="   ")
+    if d.facts:
+        out.append(f"   {L['read']}: " + " · ".join(f"{name} {value}" for name, value in d.facts.items()))
     if d.evidence:
         out.append(f"   {L['why']}:")
-        out += [f"     {L['line']} {e.line}: {e.text}" for e in d.evidence]
+        for i, e in enumerate(d.evidence):
+            mark = "▶" if i == 0 and e.role == "match" else " "
+            label = f" ({L['context']})" if e.role == "context" else ""
+            out.append(f"   {mark} {L['line']} {e.line}{label}: {e.text}")
     out.append(f"   {L['steps']}:")
     for i, step in enumerate(d.steps, 1):
         out += textwrap.wrap(step.text, 94, initial_indent=f"     {i}. ", subsequent_indent="        ")
         if step.run:
-            out += [f"        $ {line}" for line in step.run.splitlines()]
+            prefix = "        $ " if step.shell else "          "
+            out += [f"{prefix}{line}" for line in step.run.splitlines()]
     if d.collect:
         out.append(f"   {L['collect']}: {', '.join(d.collect)}")
     return "\n".join(out)
@@ -65,7 +77,10 @@ def render_diagnose(result: DiagnoseResult) -> str:
             parts.append(L["more"] + "\n" + "\n".join(f"   {d.id}  {d.title}" for d in detailed[MANIFEST_DETAILED:]))
         return "\n\n".join(parts)
     if not result.matches:
-        return L["none"].format(lines=result.input_lines, bytes=result.input_bytes) + "\n" + L["none_hint"]
+        out = L["none"].format(lines=result.input_lines, bytes=result.input_bytes) + "\n" + L["none_hint"]
+        if result.related:
+            out += "\n" + L["related"] + "\n" + "\n".join(f"   {r.id}  {r.title}  ({r.similarity:.2f})" for r in result.related)
+        return out
     return "\n\n".join(render_diagnosis(d, i, result.lang) for i, d in enumerate(result.matches, 1))
 
 
