@@ -175,3 +175,11 @@ def test_library_cache_still_reports_load_errors(pb_dir, tmp_path):
     f.write_text(f.read_text(encoding="utf-8").replace("severity:", "sevirity:"), encoding="utf-8")
     with pytest.raises(PlaybookError, match="endpoint.ERR_2200.yaml"):
         loader.load_library(pb_dir, tmp_path / "cache")
+
+
+def test_unknown_fact_name_in_a_pattern_is_a_load_error(pb_dir):
+    f = pb_dir / "azureml" / "endpoint.ERR_2200.yaml"
+    text = f.read_text(encoding="utf-8").replace("  patterns:\n", "  patterns:\n    - 'No module named (?P<modul>\\w+)'\n", 1)
+    f.write_text(text, encoding="utf-8")
+    with pytest.raises(PlaybookError, match=r"endpoint\.ERR_2200\.yaml: match\.patterns\[0\]: unknown fact name\(s\) \['modul'\]"):
+        load_all(pb_dir)
