@@ -76,8 +76,11 @@ def load_file(path: Path) -> Playbook:
     expected = playbook.id.split(".", 1)[1] + ".yaml"
     if path.name != expected:
         raise PlaybookError(f"{path}: id: file name must be {expected!r} for id {playbook.id!r}")
-    for field in ("patterns", "context"):
+    for field in ("patterns", "context", "facts"):
         _check_re2(path, f"match.{field}", getattr(playbook.match, field))
+    for i, expression in enumerate(playbook.match.facts):
+        if not re2.compile(expression).groupindex:
+            raise PlaybookError(f"{path}: match.facts[{i}]: reads no fact; name a group, e.g. (?P<module>[\\w.]+)")
     return playbook
 
 
@@ -91,6 +94,8 @@ def load_context(directory: Path | None = None) -> ServiceContext:
         _check_re2(path, fam, context.get(fam), facts=False)
     for fam, expressions in context.names.items():
         _check_re2(path, f"names.{fam}", expressions, facts=False)
+    for fam, expressions in context.facts.items():
+        _check_re2(path, f"facts.{fam}", expressions)
     return context
 
 

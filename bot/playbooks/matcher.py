@@ -12,7 +12,8 @@ import re2
 from bot.playbooks.model import Playbook, ServiceContext, family
 
 # An exact documented code outranks a message string, which outranks a generic pattern.
-WEIGHTS = {"code": 90, "message": 70, "status": 55, "pattern": 50, "context": 0, "product": 0, "product_name": 0}
+WEIGHTS = {"code": 90, "message": 70, "status": 55, "pattern": 50, "context": 0, "fact": 0, "product": 0, "product_name": 0, "product_fact": 0}
+SUPPORTING = ("context", "fact")  # kinds that never make a playbook match on their own
 EXTRA_SPEC_BONUS, EXTRA_SPEC_CAP, CONTEXT_BONUS, PRODUCT_BONUS = 3, 9, 3, 1
 AREA_BONUS = 2  # the area the caller named (azureml-job, azureml-endpoint) first among equals
 PRODUCT = -1  # Spec.playbook of a product-context expression: it belongs to no one playbook
@@ -122,6 +123,7 @@ class Engine:
         for fam in sorted({family(pb.service) for pb in self.playbooks}) if context else ():
             self.specs += [Spec(PRODUCT, "product", fam, t) for t in context.get(fam)]
             self.specs += [Spec(PRODUCT, "product_name", fam, t) for t in context.names.get(fam, [])]
+            self.specs += [Spec(PRODUCT, "product_fact", fam, t) for t in context.facts.get(fam, [])]
         for i, pb in enumerate(self.playbooks):
             m = pb.match
             self.specs += [Spec(i, "code", t, _token_regex(t)) for t in m.codes]
@@ -129,6 +131,7 @@ class Engine:
             self.specs += [Spec(i, "status", t, _token_regex(t)) for t in m.statuses]
             self.specs += [Spec(i, "pattern", t, t) for t in m.patterns]
             self.specs += [Spec(i, "context", t, t) for t in m.context]
+            self.specs += [Spec(i, "fact", t, t) for t in m.facts]
         options = re2.Options()
         options.max_mem = 256 << 20
         self._set = re2.Set.SearchSet(options)
@@ -196,9 +199,13 @@ class Engine:
         # Each product seen in the text: the lines that show it, with the column where it shows first
         # (-1: anywhere on the line counts; the product's bare name counts only before a match).
         product: dict[str, dict[int, tuple[int, bytes]]] = {}
+        product_facts: dict[str, dict[str, bytes]] = {}  # facts any playbook of the product may use
         for n in sorted(hits):
             spec = self.specs[n]
-            if spec.kind in ("product", "product_name"):
+            if spec.kind == "product_fact":
+                for name, value in hits[n].facts.items():
+                    product_facts.setdefault(spec.text, {}).setdefault(name, value)
+            elif spec.kind in ("product", "product_name"):
                 seen = product.setdefault(spec.text, {})
                 for line, raw in hits[n].lines:
                     col = hits[n].starts[line] if spec.kind == "product_name" else -1
@@ -210,7 +217,7 @@ class Engine:
         for i in self._order:
             pb = self.playbooks[i]
             spec_ids = per_playbook.get(i, [])
-            matching = [n for n in spec_ids if self.specs[n].kind != "context"]
+            matching = [n for n in spec_ids if self.specs[n].kind not in SUPPORTING]
             if not matching:
                 continue
             parent = self._matched_ancestor(i, found)
@@ -257,10 +264,13 @@ class Engine:
                 if self.specs[n].kind == "context":
                     for line, raw in hits[n].lines:
                         context_lines.setdefault(line, raw)
+                if self.specs[n].kind in SUPPORTING:
                     for name, value in hits[n].facts.items():
                         facts.setdefault(name, value)
             if product_lines:
                 context_lines.setdefault(product_lines[0], product[fam][product_lines[0]][1])
+            for name, value in product_facts.get(fam, {}).items():
+                facts.setdefault(name, value)
             evidence, context = _evidence(decisive, match_lines, context_lines)
             found[i] = Found(pb, min(score, 100), evidence, kinds, context, _facts(facts))
         return sorted(found.values(), key=lambda f: (-f.score, -self._depth(self.by_id[f.playbook.id]), f.playbook.id))

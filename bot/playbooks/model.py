@@ -77,6 +77,9 @@ class Match(Strict):
     patterns: RE2 regular expressions for real log output (weakest).
     context: RE2 expressions that never match alone but support a match; with
     requires_context, the playbook only matches when a context line or its parent matched.
+    facts: RE2 expressions with named groups (?P<module>…) that read facts from the text once
+    the playbook matched; they never make it match nor change its score. Patterns and context
+    may carry named groups too. Names come from bot/playbooks/fields.py FACTS.
     """
 
     codes: list[str] = []
@@ -84,6 +87,7 @@ class Match(Strict):
     statuses: list[str] = []
     patterns: list[str] = []
     context: list[str] = []
+    facts: list[str] = []
     requires_context: bool = False
 
     @model_validator(mode="after")
@@ -94,7 +98,7 @@ class Match(Strict):
             raise ValueError("requires_context is set but context is empty")
         return self
 
-    @field_validator("codes", "messages", "statuses", "patterns", "context")
+    @field_validator("codes", "messages", "statuses", "patterns", "context", "facts")
     @classmethod
     def _no_blank(cls, values: list[str]) -> list[str]:
         for v in values:
@@ -143,6 +147,10 @@ class ServiceContext(Strict):
     """The product's bare name (`azureml`, `azureml-core`): it shows where the product is what
     failed ("No module named 'azureml'") as well as where the failure happened, so it counts only
     on another line than the match, or before the match on its line."""
+
+    facts: dict[Literal["customvision", "azureml", "rekognition"], list[str]] = {}
+    """Expressions with named groups that read facts any playbook of the product can use (the
+    endpoint of `--endpoint-name`, the region of a resource ID); they are no evidence."""
 
     def get(self, fam: str) -> list[str]:
         return list(getattr(self, fam))

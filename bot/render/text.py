@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import textwrap
+
+from bot.render.wrap import wrap
 
 from bot.commands.diagnose import DiagnoseResult, Diagnosis
 from bot.playbooks import Playbook
@@ -46,7 +47,7 @@ def render_diagnosis(d: Diagnosis, n: int, lang: str) -> str:
     L = _L[lang]
     retry = L["retry_yes"] if d.retryable else L["retry_no"]
     out = [f"{n}. {d.title}", f"   [{d.id}]  score {d.score} · {d.severity} · {retry}"]
-    out += textwrap.wrap(d.summary, 96, initial_indent="   ", subsequent_indent="   ")
+    out += wrap(d.summary, 96, initial_indent="   ", subsequent_indent="   ")
     if d.facts:
         out.append(f"   {L['read']}: " + " · ".join(f"{name} {value}" for name, value in d.facts.items()))
     if d.evidence:
@@ -57,7 +58,7 @@ def render_diagnosis(d: Diagnosis, n: int, lang: str) -> str:
             out.append(f"   {mark} {L['line']} {e.line}{label}: {e.text}")
     out.append(f"   {L['steps']}:")
     for i, step in enumerate(d.steps, 1):
-        out += textwrap.wrap(step.text, 94, initial_indent=f"     {i}. ", subsequent_indent="        ")
+        out += wrap(step.text, 94, initial_indent=f"     {i}. ", subsequent_indent="        ")
         if step.run:
             prefix = "        $ " if step.shell else "          "
             out += [f"{prefix}{line}" for line in step.run.splitlines()]
@@ -110,7 +111,7 @@ def render_playbook(pb: Playbook, lang: str) -> str:
     out = [f"{pb.id}  ({pb.service}, {pb.severity}, {'retryable' if pb.retryable else 'not retryable'})"]
     if pb.refines:
         out.append(f"refines: {pb.refines}")
-    out += [pb.title.get(lang), ""] + textwrap.wrap(pb.summary.get(lang), 100) + ["", "steps:"]
+    out += [pb.title.get(lang), ""] + wrap(pb.summary.get(lang), 100) + ["", "steps:"]
     for i, step in enumerate(pb.steps, 1):
         out.append(f"  {i}. {step.ja if lang == 'ja' else step.en}")
         if step.run:
