@@ -161,10 +161,10 @@ def test_unmatched_in_scope_text_gets_related_playbooks_not_a_diagnosis(capsys, 
     doc = json.loads(out)
     assert code == 0 and doc["matches"] == []
     assert 1 <= len(doc["related"]) <= 3
-    assert doc["related"][0]["id"] == "customvision.training_failed"
+    assert all(r["id"].startswith("customvision.") for r in doc["related"]), doc["related"]
     assert all(set(r) == {"id", "title", "similarity"} and 0 < r["similarity"] <= 1 for r in doc["related"])
     code, out, _ = run_main(capsys, monkeypatch, ["diagnose", "-"], text.encode())
-    assert "Closest playbooks (not a diagnosis" in out and "customvision.training_failed" in out
+    assert "Closest playbooks (not a diagnosis" in out and doc["related"][0]["id"] in out
 
 
 def test_zero_division_has_no_related_playbooks(capsys, monkeypatch):
