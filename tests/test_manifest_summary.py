@@ -38,7 +38,7 @@ def test_diagnose_json_keeps_the_contract_and_adds_the_report():
     assert set(doc) == {"matches", "input", "manifest"}
     assert doc["input"] == {"bytes": len(data), "lines": data.count(b"\n") + 1}
     best = doc["matches"][0]
-    assert set(best) == CONTRACT_MATCH_KEYS
+    assert set(best) == CONTRACT_MATCH_KEYS | {"facts"}, "keys may be added, never removed"
     assert best["id"] == "rekognition.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST" and best["service"] == "rekognition"
     [evidence] = best["evidence"]
     assert "155 of 301 lines invalid, 51.5%" in evidence["text"]
