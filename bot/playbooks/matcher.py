@@ -22,6 +22,7 @@ MAX_CONTEXT = 2
 MAX_FACT_CHARS = 200
 MAX_LINE_CHARS = 400
 CHUNK_BYTES = 1 << 20
+BLOCK_BYTES = 64 << 10  # where a chunk's hits are located, before the exact expressions run
 
 _WORD = re.compile(r"\w")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -140,6 +141,9 @@ class Engine:
         if self.specs:
             self._set.Compile()
         self._compiled: dict[int, object] = {}
+        # Lines worth collecting per spec: evidence for what matches, fewer for what only supports.
+        caps = {"context": MAX_EVIDENCE + MAX_CONTEXT, "fact": 1, "product": 1, "product_fact": 1}
+        self._caps = [caps.get(spec.kind, MAX_EVIDENCE) for spec in self.specs]
         # Parents before children, so a branch can build on its parent's score.
         self._order = sorted(range(len(self.playbooks)), key=lambda i: self._depth(i))
 
@@ -160,26 +164,38 @@ class Engine:
         total = newlines = 0
         last = head = b""
         for chunk in _chunks(stream):
+            spec_ids = self._match(chunk)
             if len(head) < HEAD_BYTES:
                 head += chunk[: HEAD_BYTES - len(head)]
             total += len(chunk)
             last = chunk[-1:]
-            if self.specs:
-                for n in self._set.Match(chunk) or ():
+            needy = {n for n in spec_ids if n not in hits or len(hits[n].lines) < self._caps[n]}
+            if not needy:
+                newlines += chunk.count(b"\n")
+                continue
+            # Locate the lines: match the set again on blocks of the chunk (the DFA is warm), then
+            # run each spec's exact expression only on the blocks where it hit.
+            for block in _blocks(chunk):
+                for n in sorted(needy.intersection(self._match(block))):
                     hit = hits.get(n) or Hit()
-                    if len(hit.lines) < MAX_EVIDENCE:
-                        self._collect(n, chunk, newlines, hit)
+                    if len(hit.lines) < self._caps[n]:
+                        self._collect(n, block, newlines, hit)
                     if hit.lines:  # the exact expression confirmed the relaxed one
                         hits[n] = hit
-            newlines += chunk.count(b"\n")
+                newlines += block.count(b"\n")
         lines = newlines + (1 if total and last != b"\n" else 0)
         return ScanResult(self._rank(hits), total, lines, head)
 
+    def _match(self, chunk: bytes) -> list[int]:
+        return (self._set.Match(chunk) or []) if self.specs else []
+
     def _collect(self, n: int, chunk: bytes, base_line: int, hit: Hit) -> None:
         seen = {line for line, _ in hit.lines}
+        line_no, counted = base_line + 1, 0  # newlines are counted once, forward, as matches come
         for m in self._regex(n).finditer(chunk):
             pos = m.start()
-            line_no = base_line + chunk.count(b"\n", 0, pos) + 1
+            line_no += chunk.count(b"\n", counted, pos)
+            counted = pos
             if line_no in seen:
                 continue
             start = chunk.rfind(b"\n", 0, pos) + 1
@@ -191,7 +207,7 @@ class Engine:
                 key = name.decode() if isinstance(name, bytes) else name
                 if value and key not in hit.facts:
                     hit.facts[key] = value
-            if len(hit.lines) >= MAX_EVIDENCE:
+            if len(hit.lines) >= self._caps[n]:
                 return
 
     def _rank(self, hits: dict[int, Hit]) -> list[Found]:
@@ -311,6 +327,16 @@ def _facts(facts: dict[str, bytes]) -> tuple[tuple[str, str], ...]:
         if value:
             out.append((name, value[:MAX_FACT_CHARS]))
     return tuple(out)
+
+
+def _blocks(chunk: bytes) -> Iterator[bytes]:
+    """The chunk in pieces of about BLOCK_BYTES that end on a line break (the last may not)."""
+    start = 0
+    while start < len(chunk):
+        cut = chunk.find(b"\n", start + BLOCK_BYTES) if start + BLOCK_BYTES < len(chunk) else -1
+        end = len(chunk) if cut < 0 else cut + 1
+        yield chunk[start:end]
+        start = end
 
 
 def _chunks(stream: BinaryIO) -> Iterator[bytes]:
