@@ -33,7 +33,7 @@ sys.path[:0] = [str(ROOT)]
 from bot import config  # noqa: E402
 from bot.commands.diagnose import Evidence, engine, localize  # noqa: E402
 from bot.failures import Failure  # noqa: E402
-from bot.store import Store  # noqa: E402
+from bot.store import open_store  # noqa: E402
 from bot.watch import Watcher  # noqa: E402
 
 SUB = "11111111-2222-3333-4444-555555555555"
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace, trace: bool) -> list[dict[str, Any]]:
     sink = NullSink()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "watch.db")
+        store = open_store(Path(tmp) / "watch.db")
         watcher = Watcher(settings, store, sink, poll=scenario.poll, post_baseline=False)
         for name in ("first start", "steady state", "churn", "recovery"):
             if name == "churn":

@@ -190,4 +190,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # The other command groups register themselves on `cli` when imported.
-from bot.cli import lookups, manifest, slack, tickets  # noqa: E402,F401
+from bot.cli import lookups, manifest, slack, store, tickets  # noqa: E402,F401
