@@ -741,3 +741,49 @@ def test_two_watcher_processes_post_once_and_the_standby_takes_over(tmp_path, sl
         for p in procs:
             if p.poll() is None:
                 kill(p)
+
+
+def test_two_hosts_one_postgresql_database_the_leader_killed_every_alert_posted_exactly_once(tmp_path, slack, cv, pg_server):
+    """Two watchers as two machines: separate working directories, no shared disk, one PostgreSQL database."""
+    import uuid
+
+    url = pg_server.create_database()
+    hosts = [tmp_path / "host-a", tmp_path / "host-b"]
+    for h in hosts:
+        h.mkdir()
+    # host a names the database in its triage.toml; host b gets it from DATABASE_URL, as Procfile platforms do
+    configs = [write_config(hosts[0], cv, url, lease_s=3), write_config(hosts[1], cv, None, lease_s=3)]
+    logs = [h / "watch.log" for h in hosts]
+    procs = [watch_process(configs[0], slack, logs[0], cwd=hosts[0]),
+             watch_process(configs[1], slack, logs[1], cwd=hosts[1], extra_env={"DATABASE_URL": url})]
+    db = open_store(url)
+
+    def fail(n: int) -> None:
+        for _ in range(n):
+            cv.iterations[WIDGETS].append(iteration(str(uuid.uuid4()), WIDGETS, "Iteration n", "Failed", "2024-05-02T10:00:00Z"))
+
+    try:
+        wait_until(lambda: alert_messages(slack), 60, "the first alert", *logs)
+        owner = wait_until(lambda: query(db, "select owner from leases"), 10, "a lease")[0][0]
+        leader = next(i for i, log in enumerate(logs) if f"watcher {owner} holds the lease" in log.read_text())
+        standby = 1 - leader
+        wait_until(lambda: "waits: another watcher holds the lease" in logs[standby].read_text(), 30, "the standby to wait", *logs)
+
+        fail(2)  # the leader may record or post these before it dies, or not: either way, once
+        kill(procs[leader])
+        fail(3)
+        messages = wait_until(lambda: len(alert_messages(slack)) >= 6 and alert_messages(slack), 60, "the standby to post", *logs)
+        assert "holds the lease" in logs[standby].read_text()
+        wait_until(lambda: query(db, "select count(*) from outbox where posted_at is null") == [(0,)], 30, "the outbox to drain", *logs)
+
+        fingerprints = [m["metadata"]["event_payload"]["fingerprint"] for m in alert_messages(slack)]
+        assert len(fingerprints) == 6 and len(set(fingerprints)) == 6  # 1 + 2 + 3 failures, each posted exactly once
+        assert len(slack.bodies(POST)) == 6
+        stored = dict(query(db, "select fingerprint, message_ts from alerts"))
+        assert stored == {m["metadata"]["event_payload"]["fingerprint"]: m["ts"] for m in messages}
+        assert not list(tmp_path.rglob("*.db"))  # nothing on either host's disk
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                kill(p)
+        db.close()
