@@ -271,3 +271,30 @@ def test_store_info_names_the_backend_and_the_schema(tmp_path):
     r = CliRunner().invoke(cli, ["--config", str(tmp_path / "t.toml"), "store", "info"])
     assert r.exit_code == 0, r.output
     assert f"store: sqlite {tmp_path / 's.db'}" in r.output and f"schema version {LATEST}" in r.output
+
+
+# ---- PostgreSQL specifics -----------------------------------------------------------------------
+
+
+def test_a_dropped_postgresql_connection_is_a_named_error_then_replaced(pg_server):
+    import psycopg
+
+    url = pg_server.create_database()
+    store = open_store(url)
+    store.audit(actor="U1", action="x")
+    with psycopg.connect(pg_server.url(), autocommit=True) as admin:  # a server restart or a failover, seen from the client
+        admin.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()",
+                      [url.rsplit("/", 1)[1]])
+    with pytest.raises(StoreError) as e:
+        store.audit_rows()
+    assert e.value.message.startswith(store.describe()) and e.value.hint
+    assert [r["actor"] for r in store.audit_rows()] == ["U1"]  # the next call connects again
+    store.close()
+
+
+def test_an_unreachable_postgresql_server_is_a_named_error_without_the_password(pg_server):
+    from pg_server import free_port
+
+    with pytest.raises(StoreError) as e:  # a port nobody listens on (the test cluster is on pg_server.port)
+        open_store(f"postgresql://triage:hunter2@127.0.0.1:{free_port()}/triage")
+    assert e.value.message.startswith(f"cannot connect to postgresql://triage@127.0.0.1:") and "hunter2" not in str(e.value)
