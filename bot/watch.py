@@ -379,45 +379,45 @@ class Watcher:
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self, *, once: bool = False, stop: Callable[[], bool] = lambda: False) -> None:
-        """Poll forever (or once): wait for the lease, poll, drain, sleep the interval (renewing the lease)."""
-        backoff, holding = 1, None
+        """Poll forever (or once): wait for the lease, poll, drain, sleep the interval (renewing the lease).
+
+        A store that stops answering (a database restart or failover) is waited out: what was
+        recorded stays in the outbox, and the lease decides again who polls when it is back.
+        """
+        state = {"backoff": 1, "holding": None}
         while not stop():
             try:
-                got = self.acquire()
-            except StoreError as e:
-                if once:
-                    raise
-                # a database restart or failover: keep trying; what was recorded stays in the outbox
-                log.warning("store unavailable, retrying: %s", e.message)
-                holding = None
-                self.sleep(min(10.0, self.lease_ttl / 3))
-                continue
-            if not got:
-                if once:
-                    log.info("another watcher holds the lease; nothing to do")
+                if self._turn(once, stop, state):
                     return
-                if holding is not False:
-                    log.info("watcher %s waits: another watcher holds the lease", self.owner)
-                holding = False
-                self.sleep(min(10.0, self.lease_ttl / 3))
-                continue
-            if not holding:
-                log.info("watcher %s holds the lease", self.owner)
-                holding = True
-            try:
-                report = self.cycle()
             except StoreError as e:
                 if once:
                     raise
-                log.warning("store unavailable during a cycle, retrying: %s", e.message)
+                log.warning("store unavailable, retrying: %s", e.message)
+                state["holding"] = None
                 self.sleep(min(10.0, self.lease_ttl / 3))
-                continue
-            log.info("cycle: %s", json.dumps(report.to_json()))
+
+    def _turn(self, once: bool, stop: Callable[[], bool], state: dict[str, Any]) -> bool:
+        """One turn of the loop; True when the watcher is done (`once`)."""
+        if not self.acquire():
             if once:
-                return
-            # A cloud that keeps throttling slows the whole loop down, up to MAX_BACKOFF intervals.
-            backoff = min(backoff * 2, MAX_BACKOFF) if report.throttled else 1
-            self._idle(self.interval * backoff if not report.pending else max(1.0, self.interval / 4), stop)
+                log.info("another watcher holds the lease; nothing to do")
+                return True
+            if state["holding"] is not False:
+                log.info("watcher %s waits: another watcher holds the lease", self.owner)
+            state["holding"] = False
+            self.sleep(min(10.0, self.lease_ttl / 3))
+            return False
+        if not state["holding"]:
+            log.info("watcher %s holds the lease", self.owner)
+            state["holding"] = True
+        report = self.cycle()
+        log.info("cycle: %s", json.dumps(report.to_json()))
+        if once:
+            return True
+        # A cloud that keeps throttling slows the whole loop down, up to MAX_BACKOFF intervals.
+        state["backoff"] = min(state["backoff"] * 2, MAX_BACKOFF) if report.throttled else 1
+        self._idle(self.interval * state["backoff"] if not report.pending else max(1.0, self.interval / 4), stop)
+        return False
 
     def _idle(self, seconds: float, stop: Callable[[], bool]) -> None:
         """Wait between cycles, renewing the lease so a standby watcher does not take over."""

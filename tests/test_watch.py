@@ -575,6 +575,32 @@ def test_the_lease_holder_renews_while_it_sleeps_between_polls(store_location, s
     assert all(refused)  # b never got in, though the lease is 10 times shorter than the interval
 
 
+def test_the_watcher_rides_out_a_postgresql_restart_and_posts_once(pg_server, slack, caplog):
+    """Every connection dropped while the watcher sleeps (a restart or failover): it logs, waits, reconnects, goes on."""
+    import psycopg
+
+    url = pg_server.create_database()
+    env = Env(url, slack)
+    w = env.watcher(owner="a")
+    dropped: list[int] = []
+
+    def drop_connections() -> None:
+        if len(env.scenario.polls) == 3 and not dropped:  # after the first cycle
+            with psycopg.connect(pg_server.url(), autocommit=True) as admin:
+                dropped.append(admin.execute("select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = %s",
+                                             [url.rsplit("/", 1)[1]]).fetchone()[0])
+            env.scenario["cv-prod"] = [cv_failure()]
+
+    env.clock.on_sleep = drop_connections
+    with caplog.at_level("WARNING", logger="triage.watch"):
+        w.run(stop=lambda: len(env.scenario.polls) >= 3 * 3)
+    assert dropped and dropped[0] >= 1
+    assert "store unavailable" in caplog.text
+    assert paths(env.new_calls()) == [POST]  # the failure that appeared meanwhile, posted once
+    assert env.store.query("select count(*) as n from outbox where posted_at is null") == [{"n": 0}]
+    env.store.close()
+
+
 # ---- crashes, with real processes ---------------------------------------------------------------
 
 
