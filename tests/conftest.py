@@ -33,12 +33,13 @@ BACKENDS = ("sqlite", "postgresql")
 _pg_problem: list[str] = []
 
 
-def _pg_unavailable(reason: str) -> None:
+def _pg_unavailable(why: str) -> None:
     """Locally a missing server skips (and says so at the end); with CI set it is a failure."""
-    _pg_problem[:] = [reason]
     if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI is set, so the PostgreSQL tests must run", pytrace=False)
-    pytest.skip(reason)
+        _pg_problem[:] = [f"PostgreSQL tests cannot run: {why}; CI is set, so they fail instead of skipping"]
+        pytest.fail(_pg_problem[0], pytrace=False)
+    _pg_problem[:] = [f"PostgreSQL tests skipped: {why}"]
+    pytest.skip(_pg_problem[0])
 
 
 @pytest.fixture(scope="session")
@@ -47,11 +48,11 @@ def pg_server():
 
     bindir = find_bindir()
     if bindir is None:
-        _pg_unavailable("PostgreSQL tests skipped: no server binary (initdb, pg_ctl) found; install postgresql or set PG_BIN")
+        _pg_unavailable("no server binary (initdb, pg_ctl) found; install postgresql or set PG_BIN")
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        _pg_unavailable("PostgreSQL tests skipped: psycopg is not installed (pip install -e '.[test]')")
+        _pg_unavailable("psycopg is not installed (pip install -e '.[test]')")
     server = PgServer(bindir).start()
     yield server
     server.stop()

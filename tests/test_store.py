@@ -172,10 +172,10 @@ def test_a_file_from_before_versioning_is_adopted_and_upgraded_keeping_its_rows(
 
 
 def test_an_older_schema_is_upgraded_on_open(store_location):
-    from bot.store.postgres import PostgresStore
-    from bot.store.sqlite import SQLiteStore
-
-    cls = PostgresStore if store_location.startswith("postgresql://") else SQLiteStore
+    if store_location.startswith("postgresql://"):
+        from bot.store.postgres import PostgresStore as cls
+    else:
+        from bot.store.sqlite import SQLiteStore as cls
     v1 = _open_at(cls, store_location, 1)
     assert v1.schema_version() == 1
     v1.close()
