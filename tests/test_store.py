@@ -298,3 +298,24 @@ def test_an_unreachable_postgresql_server_is_a_named_error_without_the_password(
     with pytest.raises(StoreError) as e:  # a port nobody listens on (the test cluster is on pg_server.port)
         open_store(f"postgresql://triage:hunter2@127.0.0.1:{free_port()}/triage")
     assert e.value.message.startswith(f"cannot connect to postgresql://triage@127.0.0.1:") and "hunter2" not in str(e.value)
+
+
+def test_a_postgresql_role_without_create_runs_on_a_current_schema(pg_server):
+    """The owner creates the schema once; the processes may run as a role that can only read and write rows."""
+    import psycopg
+
+    url = pg_server.create_database()
+    open_store(url).close()  # created (and versioned) by the owner
+    dbname = url.rsplit("/", 1)[1]
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"create role app_{dbname} login")
+        admin.execute("revoke create on schema public from public")
+        admin.execute(f"grant select, insert, update, delete on all tables in schema public to app_{dbname}")
+        admin.execute(f"grant usage on all sequences in schema public to app_{dbname}")
+    app = open_store(url.replace("postgresql://postgres@", f"postgresql://app_{dbname}@"))
+    app.audit(actor="U1", action="x")
+    assert app.schema_version() == LATEST and app.audit_rows()[0]["actor"] == "U1"
+    with pytest.raises(StoreError, match="permission denied") as e:
+        app.execute("create table nope (x int)")  # it really cannot create
+    assert "CREATE to create or upgrade them" in e.value.hint
+    app.close()

@@ -115,6 +115,10 @@ class Store(ABC):
         """Serialise schema upgrades between processes (inside the upgrade's transaction)."""
 
     @abstractmethod
+    def _has_table(self, tx: Tx, name: str) -> bool:
+        """Whether the table exists (asked before any DDL, so a role without CREATE can run an upgraded schema)."""
+
+    @abstractmethod
     def _after_copy(self, tx: Tx, tables: list[str]) -> None:
         """After rows were copied in with their ids: make new ids continue after them."""
 
@@ -133,7 +137,7 @@ class Store(ABC):
 
         with self.transaction() as tx:
             self._lock_schema(tx)
-            upgrade(tx, self.backend, upto=upto, where=self.describe())
+            upgrade(tx, self.backend, upto=upto, where=self.describe(), versioned=self._has_table(tx, "schema_migrations"))
 
     def schema_version(self) -> int:
         return int(self.scalar("select coalesce(max(version), 0) as v from schema_migrations") or 0)

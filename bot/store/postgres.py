@@ -62,6 +62,10 @@ class PostgresTx(Tx):
             return self.conn.execute(adapt(sql), list(params))
         except psycopg.OperationalError as e:
             raise StoreError(f"{self.where}: {str(e).strip()}", hint="is the PostgreSQL server up and reachable?") from None
+        except psycopg.errors.InsufficientPrivilege as e:
+            raise StoreError(f"{self.where}: {str(e).strip()}",
+                             hint="the role needs SELECT, INSERT, UPDATE, DELETE on triage's tables, and CREATE to create "
+                                  "or upgrade them (run one start as the database owner)") from None
 
     def query(self, sql: str, params: Params = (), *, for_update: bool = False) -> list[dict[str, Any]]:
         return list(self._run(sql + (" for update" if for_update else ""), params).fetchall())
@@ -124,6 +128,9 @@ class PostgresStore(Store):
 
     def _lock_schema(self, tx: Tx) -> None:
         tx.execute("select pg_advisory_xact_lock(?)", [SCHEMA_LOCK])
+
+    def _has_table(self, tx: Tx, name: str) -> bool:
+        return tx.scalar("select to_regclass(?) is not null as present", [name]) is True
 
     def _after_copy(self, tx: Tx, tables: list[str]) -> None:
         from bot.store.schema import ID_TABLES

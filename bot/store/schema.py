@@ -95,9 +95,14 @@ MIGRATIONS: list[Migration] = [
 LATEST = MIGRATIONS[-1].version
 
 
-def upgrade(tx: Tx, backend: str, *, upto: int | None = None, where: str = "") -> list[int]:
-    """Apply the migrations this database lacks (up to `upto`); returns the versions applied."""
-    tx.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT, applied_at TEXT)")
+def upgrade(tx: Tx, backend: str, *, upto: int | None = None, where: str = "", versioned: bool = True) -> list[int]:
+    """Apply the migrations this database lacks (up to `upto`); returns the versions applied.
+
+    Runs no DDL when nothing is missing, so the role the processes run as needs no CREATE once
+    the schema is current.
+    """
+    if not versioned:
+        tx.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT, applied_at TEXT)")
     current = int(tx.scalar("select coalesce(max(version), 0) as v from schema_migrations") or 0)
     if current > LATEST:
         raise StoreError(f"{where}: the database schema is version {current}, newer than this triage knows ({LATEST})",

@@ -114,6 +114,9 @@ class SQLiteStore(Store):
     def _lock_schema(self, tx: Tx) -> None:
         pass  # BEGIN IMMEDIATE already holds the write lock
 
+    def _has_table(self, tx: Tx, name: str) -> bool:
+        return tx.one("select name from sqlite_master where type = 'table' and name = ?", [name]) is not None
+
     def _after_copy(self, tx: Tx, tables: list[str]) -> None:
         pass  # INTEGER PRIMARY KEY continues after the largest id by itself
 
