@@ -65,7 +65,7 @@ def run_app(slack_base: str, cloud: str, ports, stop) -> None:
 
     from bot.config import Settings, parse
     from bot.slack.app import build_app, healthz, web_client
-    from bot.store import Store
+    from bot.store import open_store
 
     config = parse(f"""
 [[customvision]]
@@ -77,7 +77,7 @@ resource_id = "/subscriptions/6d2c0f7e-1b5a-4c1e-9d6e-2f1a7c3b9e40/resourceGroup
     settings = Settings(config, {"SLACK_SIGNING_SECRET": SECRET, "CV_KEY": "k" * 32})
     auth = lambda enterprise_id, team_id, user_id: AuthorizeResult(  # noqa: E731
         enterprise_id=enterprise_id, team_id=team_id, bot_token="xoxb-bench", bot_id="B", bot_user_id="U")
-    app = build_app(settings, Store(Path(tempfile.mkdtemp()) / "bench.db"), client=web_client("xoxb-bench", f"{slack_base}/api/"), authorize=auth)
+    app = build_app(settings, open_store(Path(tempfile.mkdtemp()) / "bench.db"), client=web_client("xoxb-bench", f"{slack_base}/api/"), authorize=auth)
     server = waitress.create_server(healthz(SlackRequestHandler(app)), host="127.0.0.1", port=0, threads=8)
     ports.put(server.effective_port)
     threading.Thread(target=server.run, daemon=True).start()

@@ -2,13 +2,15 @@
 
     python bench/watch_scale.py                         # 1,000 targets, 20 ms per poll
     python bench/watch_scale.py --targets 5000 --latency 0.05 --failing 0.2
+    python bench/watch_scale.py --store postgresql://postgres@127.0.0.1:5432/scratch   # PostgreSQL instead of SQLite
 
 The targets (customvision, azureml and rekognition, in a 4:3:3 mix) are answered by an in-process
 fake poll function that sleeps `--latency` seconds, like a cloud call; `--failing` of them report
 `--per-target` failures each, diagnosed with real playbooks. The sink records posts in memory, so
 the figures are the watcher's own cost (polling fan-out, SQLite state, outbox), not Slack's.
 
-Cycles measured, on a fresh SQLite file:
+Cycles measured, on a fresh SQLite file (or, with --store URL, a scratch PostgreSQL database whose
+triage tables are emptied first):
   1. first start: the existing failures are recorded as a baseline (nothing posted)
   2. steady state: the same failures again (nothing new)
   3. churn: 5% of targets fail anew (posts) and a tenth of the failing ones recover (baseline: silent)
@@ -33,7 +35,7 @@ sys.path[:0] = [str(ROOT)]
 from bot import config  # noqa: E402
 from bot.commands.diagnose import Evidence, engine, localize  # noqa: E402
 from bot.failures import Failure  # noqa: E402
-from bot.store import Store  # noqa: E402
+from bot.store import open_store  # noqa: E402
 from bot.watch import Watcher  # noqa: E402
 
 SUB = "11111111-2222-3333-4444-555555555555"
@@ -124,7 +126,13 @@ def run(args: argparse.Namespace, trace: bool) -> list[dict[str, Any]]:
     sink = NullSink()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "watch.db")
+        store = open_store(args.store or Path(tmp) / "watch.db")
+        if args.store:
+            from bot.store.schema import TABLES
+
+            with store.transaction() as tx:
+                for table in ("leases", *reversed(TABLES)):
+                    tx.execute(f"delete from {table}")
         watcher = Watcher(settings, store, sink, poll=scenario.poll, post_baseline=False)
         for name in ("first start", "steady state", "churn", "recovery"):
             if name == "churn":
@@ -155,6 +163,7 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.02, help="seconds each simulated poll takes")
     ap.add_argument("--failing", type=float, default=0.1, help="share of targets with failures")
     ap.add_argument("--per-target", type=int, default=3, help="failures per failing target")
+    ap.add_argument("--store", metavar="URL", help="a scratch PostgreSQL database (its triage tables are emptied), instead of SQLite")
     args = ap.parse_args()
 
     engine(None)  # load the playbooks once, outside the measured cycles
@@ -162,6 +171,7 @@ def main() -> None:
     rss = rss_mb()
     traced = run(args, trace=True)  # again under tracemalloc (slower), for the Python heap peak
     floor = args.targets / 32 * args.latency  # MAX_WORKERS polls at a time
+    print(f"store: {'PostgreSQL' if args.store else 'SQLite'}")
     print(f"{args.targets} targets, {args.latency * 1000:.0f} ms per poll "
           f"(fan-out floor {floor:.2f} s), {args.failing:.0%} failing x {args.per_target}")
     print(f"{'cycle':<14}{'failures':>9}{'new':>6}{'baseline':>9}{'recov':>6}{'slack':>7}{'seconds':>9}{'heap peak MB':>14}")

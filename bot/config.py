@@ -8,6 +8,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -149,7 +150,40 @@ class Defaults(Section):
 
 
 class StoreSection(Section):
+    """Where state lives: a SQLite file (`path`, the default) or a PostgreSQL server every host shares (`url`)."""
+
     path: str | None = None
+    url: str | None = None
+    """postgresql://user@host:5432/dbname?sslmode=require, without a password."""
+    password_env: str | None = None
+    """The environment variable holding the PostgreSQL password (else libpq's PGPASSWORD or ~/.pgpass)."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        parts = urlsplit(v)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError("use a postgresql://user@host:5432/dbname URL (or `path` for a SQLite file)")
+        if parts.password:
+            raise ValueError("no password in the file: name the variable that holds it with password_env (or use DATABASE_URL)")
+        return v
+
+    @field_validator("password_env")
+    @classmethod
+    def _env_name(cls, v: str | None) -> str | None:
+        if v is not None and not ENV_NAME_RE.match(v):
+            raise ValueError("an environment variable name, like TRIAGE_DB_PASSWORD")
+        return v
+
+    @model_validator(mode="after")
+    def _one_place(self) -> "StoreSection":
+        if self.path and self.url:
+            raise ValueError("give either path (SQLite) or url (PostgreSQL), not both")
+        if self.password_env and not self.url:
+            raise ValueError("password_env goes with url")
+        return self
 
 
 class AccessRule(Section):
@@ -215,7 +249,7 @@ class Config(Section):
     def targets(self, service: str) -> list[Target]:
         return list(getattr(self, service))
 
-    def db_path(self) -> Path:
+    def default_db_path(self) -> Path:
         if self.store.path:
             return Path(self.store.path).expanduser()
         return Path(platformdirs.user_data_dir("triage")) / "triage.db"
@@ -228,6 +262,27 @@ class Settings:
         self.config = config
         self.env = dict(env)
         self.path = path
+
+    def store_location(self) -> str | Path:
+        """[store] url (with the password from password_env), else [store] path, else $DATABASE_URL, else the user data dir."""
+        store = self.config.store
+        if store.url:
+            if not store.password_env:
+                return store.url
+            parts = urlsplit(store.url)
+            user = quote(unquote(parts.username or ""), safe="")
+            host = parts.netloc.rsplit("@", 1)[-1]
+            netloc = f"{user}:{quote(self.secret(store.password_env), safe='')}@{host}"
+            return urlunsplit(parts._replace(netloc=netloc))
+        if store.path:
+            return self.config.default_db_path()
+        url = self.env.get("DATABASE_URL", "").strip()
+        if url:
+            if urlsplit(url).scheme not in ("postgresql", "postgres"):
+                raise ConfigError(f"DATABASE_URL names a {urlsplit(url).scheme or 'non-URL'} database; triage stores state in "
+                                  "PostgreSQL (postgresql://…) or SQLite", hint="set [store] path or url in triage.toml")
+            return url
+        return self.config.default_db_path()
 
     def secret(self, env_name: str) -> str:
         value = self.env.get(env_name, "")

@@ -1,4 +1,4 @@
-"""Support-ticket drafts: fields, completeness, the subscription gate, and their SQLite storage."""
+"""Support-ticket drafts: fields, completeness, the subscription gate, and their storage."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlite_utils import Database
-
 from bot.errors import InputError, TriageError
 from bot.failures import Failure
 from bot.playbooks.fields import TICKET_FIELDS
 from bot.redact import redact
-from bot.store import Store, dumps, utcnow
+from bot.store import Store, Tx, dumps, utcnow
 
 STATUSES = ("draft", "ready", "sent")
 
@@ -251,23 +249,6 @@ def already_tried(ticket: Ticket, extra: list[str]) -> list[dict[str, str]]:
 
 # -- storage ------------------------------------------------------------------------------
 
-def _schema(db: Database) -> None:
-    db["tickets"].create(
-        {"id": int, "fingerprint": str, "service": str, "status": str, "title": str, "lang": str,
-         "body": str, "created": str, "updated": str, "sent_at": str},
-        pk="id",
-        not_null={"fingerprint", "status"},
-        if_not_exists=True,
-    )
-    db["tickets"].create_index(["fingerprint"], unique=True, if_not_exists=True)
-    db["ticket_history"].create(
-        {"id": int, "ticket_id": int, "at": str, "actor": str, "action": str, "change": str},
-        pk="id",
-        foreign_keys=[("ticket_id", "tickets", "id")],
-        if_not_exists=True,
-    )
-
-
 _BODY_KEYS = ("fields", "waivers", "edited", "tried", "playbooks", "evidence", "filing_subscription", "source")
 
 
@@ -285,28 +266,29 @@ def _body(t: Ticket) -> str:
 
 
 class TicketStore:
-    """Drafts in SQLite: one ticket per failure fingerprint, with an edit history."""
+    """Drafts in the store: one ticket per failure fingerprint (a unique index), with an edit history."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.ensure(_schema)
 
     def save_draft(self, draft: Ticket, *, actor: str) -> tuple[Ticket, bool]:
         """Insert, or update the ticket of the same failure. Returns (ticket, created)."""
         with self.store.transaction() as db:
-            rows = list(db.query("select * from tickets where fingerprint = ?", [draft.fingerprint]))
             now = utcnow()
-            if not rows:
+            # One statement decides, whichever process or host drafts the same failure at the same time.
+            new_id = db.scalar(
+                "insert into tickets (fingerprint, service, status, title, lang, body, created, updated, sent_at) "
+                "values (?, ?, 'draft', ?, ?, ?, ?, ?, null) on conflict (fingerprint) do nothing returning id",
+                [draft.fingerprint, draft.service, draft.title, draft.lang, _body(draft), now, now])
+            if new_id is not None:
                 draft.created = draft.updated = now
                 draft.status = "draft"
-                db["tickets"].insert({
-                    "fingerprint": draft.fingerprint, "service": draft.service, "status": "draft", "title": draft.title,
-                    "lang": draft.lang, "body": _body(draft), "created": now, "updated": now, "sent_at": None,
-                })
-                draft.id = int(next(iter(db.query("select id from tickets where fingerprint = ?", [draft.fingerprint])))["id"])
+                draft.id = int(new_id)
                 self._history(db, draft.id, actor, "created", {"source": draft.source})
                 return draft, True
-            current = _row_to_ticket(rows[0])
+            row = db.one("select * from tickets where fingerprint = ?", [draft.fingerprint], for_update=True)
+            assert row is not None  # the insert above conflicted with it
+            current = _row_to_ticket(row)
             changes = {}
             for name, value in draft.fields.items():
                 if name in current.edited:
@@ -320,34 +302,31 @@ class TicketStore:
             self._write(db, current, actor, "redrafted", changes)
             return current, False
 
-    def _write(self, db: Database, t: Ticket, actor: str, action: str, change: dict[str, Any]) -> None:
+    def _write(self, db: Tx, t: Ticket, actor: str, action: str, change: dict[str, Any]) -> None:
         if t.status == "ready" and t.blocking:
             t.status = "draft"  # an edit that reopens a gap sends the ticket back to draft
         t.updated = utcnow()
-        db["tickets"].update(t.id, {"status": t.status, "title": t.title, "lang": t.lang, "body": _body(t), "updated": t.updated})
+        db.update("tickets", {"id": t.id}, {"status": t.status, "title": t.title, "lang": t.lang, "body": _body(t), "updated": t.updated})
         self._history(db, t.id, actor, action, change)
 
-    def _history(self, db: Database, ticket_id: int, actor: str, action: str, change: dict[str, Any]) -> None:
-        db["ticket_history"].insert({"ticket_id": ticket_id, "at": utcnow(), "actor": actor, "action": action, "change": dumps(change)})
+    def _history(self, db: Tx, ticket_id: int, actor: str, action: str, change: dict[str, Any]) -> None:
+        db.insert("ticket_history", {"ticket_id": ticket_id, "at": utcnow(), "actor": actor, "action": action, "change": dumps(change)})
 
     def get(self, ticket_id: int) -> Ticket:
-        rows = list(self.store.db.query("select * from tickets where id = ?", [ticket_id]))
-        if not rows:
-            raise TicketNotFound(f"no ticket #{ticket_id}", hint="`triage ticket list` shows the tickets")
-        return _row_to_ticket(rows[0])
+        return self._get_in(self.store.tx(), ticket_id)
 
     def find(self, fingerprint: str) -> Ticket | None:
-        rows = list(self.store.db.query("select * from tickets where fingerprint = ?", [fingerprint]))
-        return _row_to_ticket(rows[0]) if rows else None
+        row = self.store.tx().one("select * from tickets where fingerprint = ?", [fingerprint])
+        return _row_to_ticket(row) if row else None
 
     def list(self, status: str | None = None, limit: int = 50) -> list[Ticket]:
         if status is not None and status not in STATUSES:
             raise InputError(f"unknown status {status!r}", hint=f"use one of: {', '.join(STATUSES)}")
         sql = "select * from tickets" + (" where status = ?" if status else "") + " order by updated desc, id desc limit ?"
-        return [_row_to_ticket(r) for r in self.store.db.query(sql, ([status] if status else []) + [limit])]
+        return [_row_to_ticket(r) for r in self.store.query(sql, ([status] if status else []) + [limit])]
 
     def history(self, ticket_id: int) -> list[dict[str, Any]]:
-        return list(self.store.db.query("select at, actor, action, change from ticket_history where ticket_id = ? order by id", [ticket_id]))
+        return self.store.query("select at, actor, action, change from ticket_history where ticket_id = ? order by id", [ticket_id])
 
     def edit(self, ticket_id: int, *, actor: str, set_fields: dict[str, str] | None = None,
              waive: dict[str, str] | None = None, unwaive: list[str] | None = None,
@@ -363,7 +342,7 @@ class TicketStore:
         if lang is not None and lang not in ("en", "ja"):
             raise InputError(f"unknown language {lang!r}", hint="use en or ja")
         with self.store.transaction() as db:
-            t = self._get_in(db, ticket_id)
+            t = self._get_in(db, ticket_id, lock=True)
             if t.status == "sent":
                 raise TicketStateError(f"ticket #{ticket_id} was already sent; draft a new one for a new failure")
             change: dict[str, Any] = {}
@@ -395,7 +374,7 @@ class TicketStore:
         if status not in ("ready", "sent"):
             raise InputError(f"cannot mark a ticket {status!r}", hint="use ready or sent")
         with self.store.transaction() as db:
-            t = self._get_in(db, ticket_id)
+            t = self._get_in(db, ticket_id, lock=True)
             if t.blocking:
                 reasons = "; ".join(w.message for w in t.blocking)
                 raise TicketStateError(f"ticket #{ticket_id} is still a draft: {reasons}",
@@ -404,15 +383,16 @@ class TicketStore:
                 return t
             t.status = status
             if status == "sent":
-                db["tickets"].update(t.id, {"sent_at": utcnow()})
+                db.update("tickets", {"id": t.id}, {"sent_at": utcnow()})
             self._write(db, t, actor, f"marked {status}", {"status": status})
             return t
 
-    def _get_in(self, db: Database, ticket_id: int) -> Ticket:
-        rows = list(db.query("select * from tickets where id = ?", [ticket_id]))
-        if not rows:
+    def _get_in(self, db: Tx, ticket_id: int, *, lock: bool = False) -> Ticket:
+        """The ticket; `lock` holds its row until the transaction ends (read-modify-write from several hosts)."""
+        row = db.one("select * from tickets where id = ?", [ticket_id], for_update=lock)
+        if row is None:
             raise TicketNotFound(f"no ticket #{ticket_id}", hint="`triage ticket list` shows the tickets")
-        return _row_to_ticket(rows[0])
+        return _row_to_ticket(row)
 
 
 def _merge_tried(old: list[dict[str, str]], new: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -17,15 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlite_utils import Database
-
 from bot.commands.diagnose import Diagnosis, Evidence, engine, localize
 from bot.config import Settings, Target
 from bot.errors import CloudThrottled, ConfigError, TriageError
 from bot.failures import Failure
 from bot.pool import pmap
 from bot.redact import redact
-from bot.store import Store, dumps, utcnow
+from bot.store import Store, StoreError, Tx, dumps, utcnow
 
 log = logging.getLogger("triage.watch")
 
@@ -56,35 +54,6 @@ class Sink(Protocol):
     def reply(self, channel: str, thread_ts: str, text: str) -> None: ...
 
     def find_posted(self, channel: str, fingerprint: str, since: str) -> str | None: ...
-
-
-def _schema(db: Database) -> None:
-    db["alerts"].create(
-        {"fingerprint": str, "service": str, "target": str, "kind": str, "key": str, "status": str, "title": str,
-         "playbook": str, "channel": str, "message_ts": str, "state": str, "baseline": int, "first_seen": str,
-         "last_seen": str, "acked_by": str, "acked_at": str, "ticket_id": int, "failure": str},
-        pk="fingerprint", if_not_exists=True,
-    )
-    db["alerts"].create_index(["state"], if_not_exists=True)
-    db["outbox"].create(
-        {"id": int, "fingerprint": str, "op": str, "channel": str, "payload": str, "created": str, "posted_at": str,
-         "attempts": int, "last_error": str, "claimed_until": float},
-        pk="id", if_not_exists=True,
-    )
-    if "claimed_until" not in db["outbox"].columns_dict:  # databases from before note() claimed its entries
-        db["outbox"].add_column("claimed_until", float)
-    db["outbox"].create_index(["posted_at"], if_not_exists=True)
-    db["leases"].create({"name": str, "owner": str, "expires_at": float}, pk="name", if_not_exists=True)
-    db["target_health"].create({"target": str, "failing_since": str, "reported": int, "error": str}, pk="target", if_not_exists=True)
-    # targets polled successfully at least once: a target's first answer is its baseline
-    db["watched_targets"].create({"target": str, "since": str}, pk="target", if_not_exists=True)
-
-
-def _insert(db: Database, table: str, row: dict[str, Any]) -> int:
-    """Plain INSERT (sqlite-utils' insert introspects the table on every call: too slow per failure)."""
-    cols = ", ".join(row)
-    cur = db.execute(f"insert into {table} ({cols}) values ({', '.join('?' * len(row))})", list(row.values()))
-    return int(cur.lastrowid or 0)
 
 
 @dataclass
@@ -143,7 +112,6 @@ class Watcher:
         self.post_baseline = watch.post_baseline if post_baseline is None else post_baseline
         self._poll = poll if poll is not None else self._poll_provider
         self._renewed = float("-inf")
-        store.ensure(_schema)
         for _, t in self._targets():
             self.channel_for(t.name)  # every target must route somewhere before the first poll
 
@@ -153,20 +121,16 @@ class Watcher:
         with self.store.transaction() as db:
             return self._take(db)
 
-    def _take(self, db: Database) -> bool:
+    def _take(self, db: Tx) -> bool:
         now = self.clock()
-        rows = list(db.query("select owner, expires_at from leases where name = ?", [LEASE]))
-        if rows and rows[0]["owner"] != self.owner and rows[0]["expires_at"] > now:
+        if not db.take_lease(LEASE, self.owner, now=now, ttl=self.lease_ttl):
             return False
-        db.execute("insert into leases (name, owner, expires_at) values (?, ?, ?) "
-                   "on conflict(name) do update set owner = excluded.owner, expires_at = excluded.expires_at",
-                   [LEASE, self.owner, now + self.lease_ttl])
         self._renewed = now
         return True
 
     def release(self) -> None:
         with self.store.transaction() as db:
-            db.execute("delete from leases where name = ? and owner = ?", [LEASE, self.owner])
+            db.release_lease(LEASE, self.owner)
 
     # -- polling ------------------------------------------------------------------------------
     def _poll_provider(self, service: str, target: Target) -> list[Failure]:
@@ -225,13 +189,13 @@ class Watcher:
                 report.failures += len(failures)
                 first = key not in watched
                 if first:  # this target's first answer: what fails already is the baseline
-                    db.execute("insert into watched_targets (target, since) values (?, ?)", [key, now])
+                    db.insert("watched_targets", {"target": key, "since": now}, returning_id=False)
                 self._record(db, svc, t.name, failures, first and not self.post_baseline, active.get((svc, t.name), {}), now, report)
         report.posted, report.pending = self.drain()
         report.seconds = self.clock() - started
         return report
 
-    def _health(self, db: Database, key: str, target: str, error: TriageError | None, row: dict[str, Any] | None,
+    def _health(self, db: Tx, key: str, target: str, error: TriageError | None, row: dict[str, Any] | None,
                 report: CycleReport) -> None:
         """A target that keeps failing to answer is reported once, and once more when it is back."""
         if error is not None:
@@ -240,7 +204,7 @@ class Watcher:
                 report.throttled.append(target)
             if row is None:
                 message = redact(error.message)[:500]
-                _insert(db, "target_health", {"target": key, "failing_since": utcnow(), "reported": 1, "error": message})
+                db.insert("target_health", {"target": key, "failing_since": utcnow(), "reported": 1, "error": message}, returning_id=False)
                 self._enqueue(db, f"health:{key}", "notice", self.channel_for(target),
                               {"text": f":warning: triage cannot read target `{target}`: {message}. "
                                        "Reported once; polling goes on and will say when it answers again."})
@@ -249,7 +213,7 @@ class Watcher:
             self._enqueue(db, f"health:{key}", "notice", self.channel_for(target),
                           {"text": f":white_check_mark: target `{target}` answers again (unreachable since {row['failing_since']})."})
 
-    def _record(self, db: Database, service: str, target: str, failures: list[Failure], baseline: bool,
+    def _record(self, db: Tx, service: str, target: str, failures: list[Failure], baseline: bool,
                 active: dict[str, dict[str, Any]], now: str, report: CycleReport) -> None:
         """New failures become alerts (or the baseline); open alerts no longer seen have recovered."""
         channel = self.channel_for(target)
@@ -259,13 +223,13 @@ class Watcher:
         fresh = {fp: f for fp, f in by_fp.items() if fp not in active}
         still = [(now, fp) for fp in by_fp if fp in active]
         if still:
-            db.conn.executemany("update alerts set last_seen = ? where fingerprint = ?", still)
+            db.executemany("update alerts set last_seen = ? where fingerprint = ?", still)
         known: set[str] = set()  # recovered alerts failing again
         fps = list(fresh)
         for i in range(0, len(fps), 500):
             chunk = fps[i:i + 500]
             marks = ", ".join("?" * len(chunk))
-            known.update(r[0] for r in db.execute(f"select fingerprint from alerts where fingerprint in ({marks})", chunk))
+            known.update(r["fingerprint"] for r in db.query(f"select fingerprint from alerts where fingerprint in ({marks})", chunk))
         for fp, f in fresh.items():
             top = f.matches[0] if f.matches else None
             doc = {"service": service, "target": target, "kind": f.kind, "key": f.key, "status": f.status,
@@ -275,9 +239,9 @@ class Watcher:
                 doc |= {"state": "open", "baseline": 0, "first_seen": now, "acked_by": None, "acked_at": None, "ticket_id": None}
                 db.execute(f"update alerts set {', '.join(f'{k} = ?' for k in doc)} where fingerprint = ?", [*doc.values(), fp])
             else:
-                _insert(db, "alerts", doc | {"fingerprint": fp, "message_ts": None, "state": "baseline" if baseline else "open",
+                db.insert("alerts", doc | {"fingerprint": fp, "message_ts": None, "state": "baseline" if baseline else "open",
                                              "baseline": int(baseline), "first_seen": now, "acked_by": None, "acked_at": None,
-                                             "ticket_id": None})
+                                             "ticket_id": None}, returning_id=False)
                 if baseline:
                     report.baseline += 1
                     continue
@@ -294,11 +258,11 @@ class Watcher:
             self._enqueue(db, fp, "update", row["channel"], {})
             report.recovered += 1
 
-    def _enqueue(self, db: Database, fingerprint: str, op: str, channel: str, payload: dict[str, Any],
+    def _enqueue(self, db: Tx, fingerprint: str, op: str, channel: str, payload: dict[str, Any],
                  claimed_until: float | None = None) -> int:
-        return _insert(db, "outbox", {"fingerprint": fingerprint, "op": op, "channel": channel, "payload": dumps(payload),
-                                      "created": utcnow(), "posted_at": None, "attempts": 0, "last_error": None,
-                                      "claimed_until": claimed_until})
+        return int(db.insert("outbox", {"fingerprint": fingerprint, "op": op, "channel": channel, "payload": dumps(payload),
+                                        "created": utcnow(), "posted_at": None, "attempts": 0, "last_error": None,
+                                        "claimed_until": claimed_until}) or 0)
 
     # -- events from the Slack buttons -----------------------------------------------------
     def note(self, fingerprint: str, text: str, **changes: Any) -> None:
@@ -308,14 +272,13 @@ class Watcher:
         NOTE_CLAIM_S so the watcher's drain leaves them alone (and sends them if this process dies).
         """
         with self.store.transaction() as db:
-            rows = list(db.query("select channel from alerts where fingerprint = ?", [fingerprint]))
-            if not rows:
+            row = db.one("select channel from alerts where fingerprint = ?", [fingerprint], for_update=True)
+            if row is None:
                 raise TriageError("this alert is no longer known to triage")
-            if changes:
-                db["alerts"].update(fingerprint, changes)
+            db.update("alerts", {"fingerprint": fingerprint}, changes)
             until = self.clock() + NOTE_CLAIM_S
-            ids = [self._enqueue(db, fingerprint, "reply", rows[0]["channel"], {"text": text}, until),
-                   self._enqueue(db, fingerprint, "update", rows[0]["channel"], {}, until)]
+            ids = [self._enqueue(db, fingerprint, "reply", row["channel"], {"text": text}, until),
+                   self._enqueue(db, fingerprint, "update", row["channel"], {}, until)]
         self.drain(only=ids)
 
     # -- outbox --------------------------------------------------------------------------------
@@ -330,12 +293,12 @@ class Watcher:
         blocked: set[str] = set()  # alerts whose root post failed: their replies must not land in an older thread
         while True:
             if only is None:
-                pending = list(self.store.db.query(
+                pending = self.store.query(
                     "select * from outbox where posted_at is null and (claimed_until is null or claimed_until < ?) and id > ? "
-                    "order by id limit ?", [self.clock(), after, batch]))
+                    "order by id limit ?", [self.clock(), after, batch])
             else:
-                pending = list(self.store.db.query(
-                    f"select * from outbox where posted_at is null and id in ({', '.join('?' * len(only))}) order by id", only))
+                pending = self.store.query(
+                    f"select * from outbox where posted_at is null and id in ({', '.join('?' * len(only))}) order by id", only)
             for entry in pending:
                 if only is None and self.clock() - self._renewed > self.lease_ttl / 3 and not self.acquire():
                     log.warning("lost the lease while draining; the other watcher sends the rest")
@@ -360,17 +323,17 @@ class Watcher:
             after = pending[-1]["id"]
 
     def _unsent(self) -> int:
-        return int(self.store.db.execute("select count(*) from outbox where posted_at is null").fetchone()[0])
+        return int(self.store.scalar("select count(*) as n from outbox where posted_at is null"))
 
     def _failed(self, entry: dict[str, Any], error: str, release: bool = False) -> None:
-        self.store.db.execute("update outbox set last_error = ?, claimed_until = case when ? then null else claimed_until end where id = ?",
+        self.store.execute("update outbox set last_error = ?, claimed_until = case when ? then null else claimed_until end where id = ?",
                               [redact(error)[:500], release, entry["id"]])
 
     def _send(self, entry: dict[str, Any]) -> None:
         payload = json.loads(entry["payload"])
         op, channel = entry["op"], entry["channel"]
         # Counted before sending: an entry with attempts > 0 may have reached Slack before a crash.
-        self.store.db.execute("update outbox set attempts = attempts + 1 where id = ?", [entry["id"]])
+        self.store.execute("update outbox set attempts = attempts + 1 where id = ?", [entry["id"]])
         if op == "notice":
             self.sink.reply(channel, "", payload["text"])
             self._mark(entry["id"])
@@ -403,41 +366,58 @@ class Watcher:
         self._mark(entry["id"])
 
     def _mark(self, entry_id: int) -> None:
-        self.store.db.execute("update outbox set posted_at = ? where id = ?", [utcnow(), entry_id])
+        self.store.execute("update outbox set posted_at = ? where id = ?", [utcnow(), entry_id])
 
     def alert(self, fingerprint: str) -> dict[str, Any] | None:
-        rows = list(self.store.db.query("select * from alerts where fingerprint = ?", [fingerprint]))
-        if not rows:
+        row = self.store.tx().one("select * from alerts where fingerprint = ?", [fingerprint])
+        if row is None:
             return None
-        row = dict(rows[0])
+        row = dict(row)
         row["failure"] = json.loads(row["failure"] or "{}")
         row["mention"] = self.settings.config.slack.oncall_group
         return row
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self, *, once: bool = False, stop: Callable[[], bool] = lambda: False) -> None:
-        """Poll forever (or once): wait for the lease, poll, drain, sleep the interval (renewing the lease)."""
-        backoff, holding = 1, None
+        """Poll forever (or once): wait for the lease, poll, drain, sleep the interval (renewing the lease).
+
+        A store that stops answering (a database restart or failover) is waited out: what was
+        recorded stays in the outbox, and the lease decides again who polls when it is back.
+        """
+        state = {"backoff": 1, "holding": None}
         while not stop():
-            if not self.acquire():
-                if once:
-                    log.info("another watcher holds the lease; nothing to do")
+            try:
+                if self._turn(once, stop, state):
                     return
-                if holding is not False:
-                    log.info("watcher %s waits: another watcher holds the lease", self.owner)
-                holding = False
+            except StoreError as e:
+                if once:
+                    raise
+                log.warning("store unavailable, retrying: %s", e.message)
+                state["holding"] = None
                 self.sleep(min(10.0, self.lease_ttl / 3))
-                continue
-            if not holding:
-                log.info("watcher %s holds the lease", self.owner)
-                holding = True
-            report = self.cycle()
-            log.info("cycle: %s", json.dumps(report.to_json()))
+
+    def _turn(self, once: bool, stop: Callable[[], bool], state: dict[str, Any]) -> bool:
+        """One turn of the loop; True when the watcher is done (`once`)."""
+        if not self.acquire():
             if once:
-                return
-            # A cloud that keeps throttling slows the whole loop down, up to MAX_BACKOFF intervals.
-            backoff = min(backoff * 2, MAX_BACKOFF) if report.throttled else 1
-            self._idle(self.interval * backoff if not report.pending else max(1.0, self.interval / 4), stop)
+                log.info("another watcher holds the lease; nothing to do")
+                return True
+            if state["holding"] is not False:
+                log.info("watcher %s waits: another watcher holds the lease", self.owner)
+            state["holding"] = False
+            self.sleep(min(10.0, self.lease_ttl / 3))
+            return False
+        if not state["holding"]:
+            log.info("watcher %s holds the lease", self.owner)
+            state["holding"] = True
+        report = self.cycle()
+        log.info("cycle: %s", json.dumps(report.to_json()))
+        if once:
+            return True
+        # A cloud that keeps throttling slows the whole loop down, up to MAX_BACKOFF intervals.
+        state["backoff"] = min(state["backoff"] * 2, MAX_BACKOFF) if report.throttled else 1
+        self._idle(self.interval * state["backoff"] if not report.pending else max(1.0, self.interval / 4), stop)
+        return False
 
     def _idle(self, seconds: float, stop: Callable[[], bool]) -> None:
         """Wait between cycles, renewing the lease so a standby watcher does not take over."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -26,3 +27,56 @@ def pb_dir(tmp_path: Path) -> Path:
     context = ROOT / "playbooks" / "_context.yaml"
     (tmp_path / "playbooks" / context.name).write_text(context.read_text(encoding="utf-8"), encoding="utf-8")
     return tmp_path / "playbooks"
+
+
+# ---- the store backends: SQLite, and PostgreSQL on a throwaway cluster -----------------------------
+
+BACKENDS = ("sqlite", "postgresql")
+_pg_problem: list[str] = []
+
+
+def _pg_unavailable(why: str) -> None:
+    """Locally a missing server skips (and says so at the end); with CI set it is a failure."""
+    if os.environ.get("CI"):
+        _pg_problem[:] = [f"PostgreSQL tests cannot run: {why}; CI is set, so they fail instead of skipping"]
+        pytest.fail(_pg_problem[0], pytrace=False)
+    _pg_problem[:] = [f"PostgreSQL tests skipped: {why}"]
+    pytest.skip(_pg_problem[0])
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    from pg_server import PgServer, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        _pg_unavailable("no server binary (initdb, pg_ctl) found; install postgresql or set PG_BIN")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _pg_unavailable("psycopg is not installed (pip install -e '.[test]')")
+    server = PgServer(bindir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_location(request, tmp_path) -> str:
+    """Where a test's store lives: a SQLite file, or a fresh database on the test cluster."""
+    if request.param == "sqlite":
+        return str(tmp_path / "triage.db")
+    return request.getfixturevalue("pg_server").create_database()
+
+
+@pytest.fixture
+def store(store_location):
+    from bot.store import open_store
+
+    s = open_store(store_location)
+    yield s
+    s.close()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _pg_problem:
+        terminalreporter.write_line(_pg_problem[0], yellow=True)

@@ -1,4 +1,4 @@
-"""Dependencies point inward: only bot/slack imports Slack, only bot/providers import cloud SDKs."""
+"""Dependencies point inward: only bot/slack imports Slack, only bot/providers import cloud SDKs, only bot/store a database."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ RULES = {
     "botocore": "providers",
     "azure": "providers",
     "requests": "providers",
+    # nothing outside bot/store knows which database holds the state
+    "sqlite3": "store",
+    "sqlite_utils": "store",
+    "psycopg": "store",
+    "psycopg_binary": "store",
 }
 FILES = sorted(BOT.rglob("*.py"))
 
@@ -45,4 +50,18 @@ def test_nothing_deeper_reads_the_environment():
             continue
         if "os.environ" in path.read_text(encoding="utf-8") or "getenv(" in path.read_text(encoding="utf-8"):
             offenders.append(str(rel))
+    assert offenders == []
+
+
+def test_outside_bot_store_nothing_names_a_database_backend():
+    """The tickets, the watcher and the Slack app speak to the Store interface, not to SQLite or PostgreSQL."""
+    offenders = []
+    for path in FILES:
+        rel = path.relative_to(BOT)
+        if rel.parts[0] in ("store", "cli") or rel.as_posix() == "config.py":  # the store itself; the edge that names it
+            continue
+        text = path.read_text(encoding="utf-8")
+        for word in ("SQLiteStore", "PostgresStore", "sqlite_master", "pg_", "BEGIN IMMEDIATE", "journal_mode"):
+            if word in text:
+                offenders.append(f"{rel}: {word}")
     assert offenders == []

@@ -148,3 +148,43 @@ def test_rekognition_arn_parser():
     with pytest.raises(InputError) as e:
         parse_rekognition_arn(v.arn, kind="project")
     assert "project/<name>/<13-digit timestamp>" in e.value.hint and "version" not in e.value.hint
+
+
+# ---- [store]: a SQLite path, a PostgreSQL url, or DATABASE_URL --------------------------------------
+
+
+def test_store_location_prefers_the_file_then_database_url_then_the_user_data_dir(tmp_path):
+    url = "postgresql://triage@db.internal:5432/triage"
+    s = config.Settings(config.parse(f'[store]\nurl = "{url}"\n'), {"DATABASE_URL": "postgresql://other@x/y"})
+    assert s.store_location() == url
+    s = config.Settings(config.parse(f'[store]\npath = "{tmp_path / "t.db"}"\n'), {"DATABASE_URL": url})
+    assert s.store_location() == tmp_path / "t.db"
+    assert config.Settings(config.parse(""), {"DATABASE_URL": url}).store_location() == url
+    assert str(config.Settings(config.parse(""), {}).store_location()).endswith("triage.db")
+
+
+def test_store_password_comes_from_the_named_variable_never_the_file():
+    s = config.Settings(config.parse('[store]\nurl = "postgresql://triage@db:5432/triage"\npassword_env = "TRIAGE_DB_PASSWORD"\n'),
+                        {"TRIAGE_DB_PASSWORD": "p@ss:w/rd"})
+    assert s.store_location() == "postgresql://triage:p%40ss%3Aw%2Frd@db:5432/triage"
+    with pytest.raises(ConfigError, match="TRIAGE_DB_PASSWORD is not set"):
+        config.Settings(s.config, {}).store_location()
+    with pytest.raises(ConfigError) as e:
+        config.parse('[store]\nurl = "postgresql://triage:hunter2@db/triage"\npath = "x.db"\n')
+    assert "no password in the file" in e.value.message and "hunter2" not in e.value.message
+
+
+@pytest.mark.parametrize("toml, message", [
+    ('[store]\nurl = "mysql://db/triage"\n', "use a postgresql://"),
+    ('[store]\nurl = "postgresql://db/t"\npath = "t.db"\n', "either path (SQLite) or url (PostgreSQL)"),
+    ('[store]\npath = "t.db"\npassword_env = "X"\n', "password_env goes with url"),
+])
+def test_bad_store_sections_are_named(toml, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        config.parse(toml)
+
+
+def test_a_database_url_that_is_not_postgresql_is_refused_without_echoing_it():
+    with pytest.raises(ConfigError) as e:
+        config.Settings(config.parse(""), {"DATABASE_URL": "mysql://u:secret@db/x"}).store_location()
+    assert "DATABASE_URL names a mysql database" in e.value.message and "secret" not in e.value.message

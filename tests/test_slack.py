@@ -13,7 +13,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.config import Settings, parse
 from bot.slack.app import build_app, web_client
-from bot.store import Store
+from bot.store import open_store
 from tests.fake_slack import FakeSlack
 
 SECRET = "test-signing-secret-0123456789"
@@ -30,7 +30,7 @@ def slack():
 def make_app(slack: FakeSlack, tmp_path, toml: str = ""):
     config = parse(toml or f'[defaults]\nsubscription_id = "{SUB}"\n[slack]\nsupport_channel = "CSUPPORT"\n')
     settings = Settings(config, {"SLACK_SIGNING_SECRET": SECRET})
-    store = Store(tmp_path / "slack.db")
+    store = open_store(tmp_path / "slack.db")
     client = web_client("xoxb-test-token", base_url=f"{slack.base}/api/")
 
     def authorize(enterprise_id, team_id, user_id):
@@ -216,7 +216,7 @@ resource_id = "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Cognit
         client = web_client("xoxb-test-token", base_url=f"{slack.base}/api/")
         auth = lambda enterprise_id, team_id, user_id: AuthorizeResult(  # noqa: E731
             enterprise_id=enterprise_id, team_id=team_id, bot_token="xoxb-test-token", bot_id="B", bot_user_id="U")
-        app = build_app(settings, Store(tmp_path / "s.db"), client=client, authorize=auth)
+        app = build_app(settings, open_store(tmp_path / "s.db"), client=client, authorize=auth)
         app.dispatch(signed(command(slack, "status customvision")))
         app.dispatch(signed(command(slack, "ids customvision")))
         answers = slack.wait_for("/response_url/cmd", 2)

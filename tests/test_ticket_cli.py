@@ -23,9 +23,11 @@ def fake():
 
 
 @pytest.fixture
-def toml(tmp_path, fake):
+def toml(tmp_path, fake, store_location):
+    """On both backends: [store] path for SQLite, [store] url for PostgreSQL."""
     path = tmp_path / "triage.toml"
-    path.write_text(f'[store]\npath = "{tmp_path / "triage.db"}"\n' + cv_toml(fake.endpoint), encoding="utf-8")
+    key = "url" if store_location.startswith("postgresql://") else "path"
+    path.write_text(f'[store]\n{key} = "{store_location}"\n' + cv_toml(fake.endpoint), encoding="utf-8")
     return str(path)
 
 

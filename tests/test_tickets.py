@@ -14,7 +14,7 @@ from freezegun import freeze_time
 from bot.commands.diagnose import diagnose_text
 from bot.failures import Failure
 from bot.render.ticket import environment, render_ticket, templates_dir
-from bot.store import Store
+from bot.store import open_store
 from bot.tickets import REQUIRED, Ticket, TicketStateError, TicketStore, extract_fields, from_failure
 
 SUB = "6d2c0f7e-1b5a-4c1e-9d6e-2f1a7c3b9e40"
@@ -38,8 +38,9 @@ def cv_failure(**overrides) -> Failure:
 
 
 @pytest.fixture
-def tickets(tmp_path) -> TicketStore:
-    return TicketStore(Store(tmp_path / "t.db"))
+def tickets(store) -> TicketStore:
+    """On both backends (tests/conftest.py: a SQLite file, a database on the test PostgreSQL cluster)."""
+    return TicketStore(store)
 
 
 def test_custom_vision_ticket_has_the_three_ids_and_passes_the_gate(tickets):
@@ -107,23 +108,25 @@ def test_same_failure_twice_updates_one_ticket_and_keeps_edits(tickets):
     assert actions == ["created", "edited", "redrafted"]
 
 
-def _draft_in_process(db_path: str, barrier) -> int:
-    store = Store(db_path)
+def _draft_in_process(location: str, barrier) -> int:
+    store = open_store(location)
     barrier.wait()
     t, _ = TicketStore(store).save_draft(from_failure(cv_failure(), filing_subscription=SUB), actor="proc")
     return t.id
 
 
-def test_concurrent_drafts_from_two_processes_give_one_ticket(tmp_path):
-    db_path = str(tmp_path / "shared.db")
-    Store(db_path)
+def test_concurrent_drafts_from_four_processes_give_one_ticket(store_location):
+    open_store(store_location).close()
     ctx = multiprocessing.get_context("spawn")
     with ctx.Manager() as manager:
         barrier = manager.Barrier(4)
         with ctx.Pool(4) as pool:
-            ids = pool.starmap(_draft_in_process, [(db_path, barrier)] * 4)
+            ids = pool.starmap(_draft_in_process, [(store_location, barrier)] * 4)
     assert len(set(ids)) == 1
-    assert TicketStore(Store(db_path)).store.db["tickets"].count == 1
+    store = open_store(store_location)
+    assert store.counts()["tickets"] == 1
+    assert [h["action"] for h in TicketStore(store).history(ids[0])] == ["created"] + ["redrafted"] * 3
+    store.close()
 
 
 @freeze_time("2026-11-21 09:15:00")
@@ -133,7 +136,7 @@ def test_times_are_utc_and_recorded(tickets):
     with freeze_time("2026-11-21 10:00:00"):
         t = tickets.mark(t.id, "sent", actor="U1")
     assert t.updated == "2026-11-21T10:00:00+00:00"
-    row = next(iter(tickets.store.db.query("select sent_at from tickets")))
+    (row,) = tickets.store.query("select sent_at from tickets")
     assert row["sent_at"] == "2026-11-21T10:00:00+00:00"
 
 
@@ -146,7 +149,7 @@ def test_no_secret_survives_into_a_ticket(tickets):
         out = render_ticket(t, fmt)
         assert "0123456789abcdef0123456789abcdef" not in out
         assert "AbCdEf0123456789" not in out and "ZmFrZWtleWZha2VrZXlm" not in out
-    stored = next(iter(tickets.store.db.query("select body from tickets")))["body"]
+    (stored,) = [r["body"] for r in tickets.store.query("select body from tickets")]
     assert "ZmFrZWtleWZha2VrZXlm" not in stored
 
 

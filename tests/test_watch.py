@@ -1,4 +1,4 @@
-"""`triage watch`: fake providers driven through transitions, a real SQLite file, a fake Slack on 127.0.0.1.
+"""`triage watch`: fake providers driven through transitions, a real store (SQLite file and PostgreSQL), a fake Slack on 127.0.0.1.
 
 The first half runs the Watcher in-process (the `poll=` seam, an injected clock); the second half
 runs real `python -m bot watch` processes against the fake Slack and a fake Custom Vision, and
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from bot.config import Settings, Target, parse
 from bot.errors import CloudError, CloudThrottled
 from bot.failures import Failure
 from bot.slack.alerts import SlackSink, alert_client
-from bot.store import Store
+from bot.store import Store, open_store
 from bot.watch import Watcher
 from fake_customvision import IT_FAILED, KEY, WIDGETS, FakeCustomVision, iteration
 from tests.fake_slack import FakeSlack
@@ -122,10 +121,10 @@ class Clock:
 
 
 class Env:
-    def __init__(self, tmp_path: Path, slack: FakeSlack, toml: str = TOML) -> None:
+    def __init__(self, location: str, slack: FakeSlack, toml: str = TOML) -> None:
         self.slack = slack
         self.settings = Settings(parse(toml), {})
-        self.store = Store(tmp_path / "triage.db")
+        self.store = open_store(location)
         self.clock = Clock()
         self.scenario = Scenario(self.clock)
         self._seen = 0
@@ -142,7 +141,7 @@ class Env:
         return calls
 
     def outbox(self) -> list[dict[str, Any]]:
-        return list(self.store.db.query("select * from outbox order by id"))
+        return self.store.query("select * from outbox order by id")
 
 
 @pytest.fixture
@@ -153,8 +152,11 @@ def slack():
 
 
 @pytest.fixture
-def env(tmp_path, slack) -> Env:
-    return Env(tmp_path, slack)
+def env(store_location, slack) -> Env:
+    """On both backends (tests/conftest.py)."""
+    e = Env(store_location, slack)
+    yield e
+    e.store.close()
 
 
 def paths(calls: list[tuple[str, dict[str, Any]]]) -> list[str]:
@@ -563,14 +565,40 @@ def test_two_watchers_only_the_lease_holder_records_and_posts(env):
     assert a.cycle().lease_lost
 
 
-def test_the_lease_holder_renews_while_it_sleeps_between_polls(tmp_path, slack):
-    env = Env(tmp_path, slack, TOML.replace("interval_s = 5", "interval_s = 60\nlease_s = 6"))
+def test_the_lease_holder_renews_while_it_sleeps_between_polls(store_location, slack):
+    env = Env(store_location, slack, TOML.replace("interval_s = 5", "interval_s = 60\nlease_s = 6"))
     a, b = env.watcher(owner="a"), env.watcher(owner="b")
     refused: list[bool] = []
     env.clock.on_sleep = lambda: refused.append(not b.acquire())
     a.run(stop=lambda: len(env.scenario.polls) >= 3 * 3)  # three cycles over three targets
     assert a.lease_ttl == 6 and env.clock.sleeps == [2.0] * 60  # 2 x 60 s between the polls, in lease_s / 3 steps
     assert all(refused)  # b never got in, though the lease is 10 times shorter than the interval
+
+
+def test_the_watcher_rides_out_a_postgresql_restart_and_posts_once(pg_server, slack, caplog):
+    """Every connection dropped while the watcher sleeps (a restart or failover): it logs, waits, reconnects, goes on."""
+    import psycopg
+
+    url = pg_server.create_database()
+    env = Env(url, slack)
+    w = env.watcher(owner="a")
+    dropped: list[int] = []
+
+    def drop_connections() -> None:
+        if len(env.scenario.polls) == 3 and not dropped:  # after the first cycle
+            with psycopg.connect(pg_server.url(), autocommit=True) as admin:
+                dropped.append(admin.execute("select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = %s",
+                                             [url.rsplit("/", 1)[1]]).fetchone()[0])
+            env.scenario["cv-prod"] = [cv_failure()]
+
+    env.clock.on_sleep = drop_connections
+    with caplog.at_level("WARNING", logger="triage.watch"):
+        w.run(stop=lambda: len(env.scenario.polls) >= 3 * 3)
+    assert dropped and dropped[0] >= 1
+    assert "store unavailable" in caplog.text
+    assert paths(env.new_calls()) == [POST]  # the failure that appeared meanwhile, posted once
+    assert env.store.query("select count(*) as n from outbox where posted_at is null") == [{"n": 0}]
+    env.store.close()
 
 
 # ---- crashes, with real processes ---------------------------------------------------------------
@@ -584,11 +612,13 @@ def cv():
     fake.stop()
 
 
-def write_config(tmp_path: Path, cv: FakeCustomVision, lease_s: int = 2) -> Path:
+def write_config(tmp_path: Path, cv: FakeCustomVision, location: str | None, lease_s: int = 2) -> Path:
+    """triage.toml in tmp_path; the store is [store] path or url, or (None) left to DATABASE_URL."""
     path = tmp_path / "triage.toml"
+    key = "url" if location and location.startswith("postgresql://") else "path"
+    store = f'[store]\n{key} = "{location}"' if location else ""
     path.write_text(f"""
-[store]
-path = "{tmp_path / 'triage.db'}"
+{store}
 
 [slack]
 alert_channel = "CALERTS"
@@ -609,13 +639,17 @@ projects = ["widgets"]
     return path
 
 
-def watch_process(config: Path, slack: FakeSlack, log: Path, *args: str) -> subprocess.Popen:
+def watch_process(config: Path, slack: FakeSlack, log: Path, *args: str, cwd: Path = ROOT,
+                  extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": f"{slack.base}/api/", "CV_KEY": KEY,
-           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]), **(extra_env or {})}
     env.pop("TRIAGE_CONFIG", None)
+    if not extra_env or "DATABASE_URL" not in extra_env:
+        env.pop("DATABASE_URL", None)
     out = log.open("w", encoding="utf-8")
     try:
-        return subprocess.Popen([sys.executable, "-m", "bot", "--config", str(config), "watch", *args], cwd=ROOT, env=env,
+        return subprocess.Popen([sys.executable, "-m", "bot", "--config", str(config), "watch", *args], cwd=cwd, env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
     finally:
         out.close()
@@ -637,19 +671,12 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, *logs: Path)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}\n" + "\n".join(p.read_text() for p in logs if p.exists()))
 
 
-def query(db: Path, sql: str, args: tuple = ()) -> list[tuple]:
-    if not db.exists():
-        return []
-    conn = sqlite3.connect(db, timeout=10)
-    try:
-        return conn.execute(sql, args).fetchall()
-    except sqlite3.OperationalError:  # tables not created yet
-        return []
-    finally:
-        conn.close()
+def query(db: Store, sql: str, args: tuple = ()) -> list[tuple]:
+    """What the watcher processes wrote, read through the same store interface."""
+    return [tuple(r.values()) for r in db.query(sql, list(args))]
 
 
-def lease_expired(db: Path) -> bool:
+def lease_expired(db: Store) -> bool:
     return all(expires < time.time() for (expires,) in query(db, "select expires_at from leases"))
 
 
@@ -662,8 +689,8 @@ def alert_messages(slack: FakeSlack, channel: str = "CALERTS") -> list[dict[str,
     return [m for m in slack.messages.get(channel, []) if (m.get("metadata") or {}).get("event_type") == "triage_alert"]
 
 
-def test_killed_between_record_and_post_the_restart_posts_exactly_once(tmp_path, slack, cv):
-    config, db = write_config(tmp_path, cv), tmp_path / "triage.db"
+def test_killed_between_record_and_post_the_restart_posts_exactly_once(tmp_path, slack, cv, store_location, store):
+    config, db = write_config(tmp_path, cv, store_location), store
     slack.hang[POST] = "before"  # the request reaches Slack, which never posts nor answers
     p = watch_process(config, slack, tmp_path / "first.log", "--once")
     try:
@@ -690,8 +717,8 @@ def test_killed_between_record_and_post_the_restart_posts_exactly_once(tmp_path,
     assert paths(slack.calls[seen:]) == [] and len(alert_messages(slack)) == 1
 
 
-def test_killed_between_post_and_mark_the_restart_finds_the_message_and_posts_nothing(tmp_path, slack, cv):
-    config, db = write_config(tmp_path, cv), tmp_path / "triage.db"
+def test_killed_between_post_and_mark_the_restart_finds_the_message_and_posts_nothing(tmp_path, slack, cv, store_location, store):
+    config, db = write_config(tmp_path, cv, store_location), store
     slack.hang[POST] = "after"  # Slack posts the message, the answer never comes back
     p = watch_process(config, slack, tmp_path / "first.log", "--once")
     try:
@@ -712,8 +739,8 @@ def test_killed_between_post_and_mark_the_restart_finds_the_message_and_posts_no
     assert query(db, "select message_ts from alerts") == [(message["ts"],)]
 
 
-def test_two_watcher_processes_post_once_and_the_standby_takes_over(tmp_path, slack, cv):
-    config, db = write_config(tmp_path, cv, lease_s=3), tmp_path / "triage.db"
+def test_two_watcher_processes_post_once_and_the_standby_takes_over(tmp_path, slack, cv, store_location, store):
+    config, db = write_config(tmp_path, cv, store_location, lease_s=3), store
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     procs = [watch_process(config, slack, log) for log in logs]
     try:
@@ -740,3 +767,49 @@ def test_two_watcher_processes_post_once_and_the_standby_takes_over(tmp_path, sl
         for p in procs:
             if p.poll() is None:
                 kill(p)
+
+
+def test_two_hosts_one_postgresql_database_the_leader_killed_every_alert_posted_exactly_once(tmp_path, slack, cv, pg_server):
+    """Two watchers as two machines: separate working directories, no shared disk, one PostgreSQL database."""
+    import uuid
+
+    url = pg_server.create_database()
+    hosts = [tmp_path / "host-a", tmp_path / "host-b"]
+    for h in hosts:
+        h.mkdir()
+    # host a names the database in its triage.toml; host b gets it from DATABASE_URL, as Procfile platforms do
+    configs = [write_config(hosts[0], cv, url, lease_s=3), write_config(hosts[1], cv, None, lease_s=3)]
+    logs = [h / "watch.log" for h in hosts]
+    procs = [watch_process(configs[0], slack, logs[0], cwd=hosts[0]),
+             watch_process(configs[1], slack, logs[1], cwd=hosts[1], extra_env={"DATABASE_URL": url})]
+    db = open_store(url)
+
+    def fail(n: int) -> None:
+        for _ in range(n):
+            cv.iterations[WIDGETS].append(iteration(str(uuid.uuid4()), WIDGETS, "Iteration n", "Failed", "2024-05-02T10:00:00Z"))
+
+    try:
+        wait_until(lambda: alert_messages(slack), 60, "the first alert", *logs)
+        owner = wait_until(lambda: query(db, "select owner from leases"), 10, "a lease")[0][0]
+        leader = next(i for i, log in enumerate(logs) if f"watcher {owner} holds the lease" in log.read_text())
+        standby = 1 - leader
+        wait_until(lambda: "waits: another watcher holds the lease" in logs[standby].read_text(), 30, "the standby to wait", *logs)
+
+        fail(2)  # the leader may record or post these before it dies, or not: either way, once
+        kill(procs[leader])
+        fail(3)
+        messages = wait_until(lambda: len(alert_messages(slack)) >= 6 and alert_messages(slack), 60, "the standby to post", *logs)
+        assert "holds the lease" in logs[standby].read_text()
+        wait_until(lambda: query(db, "select count(*) from outbox where posted_at is null") == [(0,)], 30, "the outbox to drain", *logs)
+
+        fingerprints = [m["metadata"]["event_payload"]["fingerprint"] for m in alert_messages(slack)]
+        assert len(fingerprints) == 6 and len(set(fingerprints)) == 6  # 1 + 2 + 3 failures, each posted exactly once
+        assert len(slack.bodies(POST)) == 6
+        stored = dict(query(db, "select fingerprint, message_ts from alerts"))
+        assert stored == {m["metadata"]["event_payload"]["fingerprint"]: m["ts"] for m in messages}
+        assert not list(tmp_path.rglob("*.db"))  # nothing on either host's disk
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                kill(p)
+        db.close()

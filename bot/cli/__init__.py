@@ -50,6 +50,7 @@ LAZY_COMMANDS = {
     "serve": "slack",
     "watch": "slack",
     "ticket": "tickets",
+    "store": "store",
 }
 
 

@@ -51,7 +51,8 @@ def watch(ctx: click.Context, once: bool, interval: float | None, post_baseline:
     TRAINING_FAILED or FAILED is posted once to the target's channel ([watch.routes], else
     [slack] alert_channel), mentioning [slack] oncall_group, with Acknowledge, Show logs and
     Draft ticket buttons. Recoveries, acknowledgements and drafted tickets go in the thread.
-    State lives in SQLite: alerts survive crashes and restarts, and two watchers never both post.
+    State lives in the store (SQLite, or PostgreSQL when watchers run on several hosts): alerts
+    survive crashes and restarts, and two watchers never both post.
 
     \b
     Examples:
@@ -62,7 +63,7 @@ def watch(ctx: click.Context, once: bool, interval: float | None, post_baseline:
     import signal
 
     from bot.slack.alerts import SlackSink, alert_client
-    from bot.store import Store
+    from bot.store import open_store
     from bot.watch import Watcher
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -70,7 +71,7 @@ def watch(ctx: click.Context, once: bool, interval: float | None, post_baseline:
     token = s.env.get("SLACK_BOT_TOKEN", "")
     if not token:
         raise config.ConfigError("SLACK_BOT_TOKEN is not set", hint="the watcher posts alerts with the bot token (xoxb-…)")
-    watcher = Watcher(s, Store(s.config.db_path()), SlackSink(alert_client(token, s.env.get("SLACK_API_URL"))),
+    watcher = Watcher(s, open_store(s.store_location()), SlackSink(alert_client(token, s.env.get("SLACK_API_URL"))),
                       post_baseline=post_baseline or None)
     if interval:
         watcher.interval = interval

@@ -12,7 +12,7 @@ import click
 from bot.cli import JSON, LANG, SERVICE, cli, emit, emit_json, settings
 from bot.errors import InputError
 from bot.redact import redact
-from bot.store import Store
+from bot.store import Store, open_store
 # -- tickets --------------------------------------------------------------------------------
 
 TICKET_FORMAT = click.option("--format", "fmt", type=click.Choice(["md", "json", "text"]), default="md", show_default=True,
@@ -20,7 +20,7 @@ TICKET_FORMAT = click.option("--format", "fmt", type=click.Choice(["md", "json",
 
 
 def _store(ctx: click.Context) -> Store:
-    return Store(settings(ctx).config.db_path())
+    return open_store(settings(ctx).store_location())
 
 
 def _actor() -> str:

@@ -342,9 +342,7 @@ class Handlers:
 
 def recent_failures(store: Store) -> list[dict[str, Any]]:
     """Alerts the watcher recorded, newest first; empty until `triage watch` has run."""
-    if "alerts" not in store.db.table_names():
-        return []
-    return list(store.db.query("select service, title, status, first_seen as at from alerts order by first_seen desc limit 20"))
+    return store.query("select service, title, status, first_seen as at from alerts order by first_seen desc limit 20")
 
 
 def ticket_summary(t: Ticket) -> list[dict[str, Any]]:
