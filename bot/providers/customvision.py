@@ -8,7 +8,6 @@ GetTags, GetDomain.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from bot.failures import Failure
 from bot.identifiers import check_text_name, check_uuid, did_you_mean, looks_like_uuid_attempt
 from bot.pool import pmap
 from bot.providers.findings import diagnose_lines, merge, playbook_match
-from bot.providers.retry import TIMEOUT_ATTEMPTS, Retry, RetryPolicy, call_with_retry, parse_retry_after
+from bot.providers.retry import TIMEOUT_ATTEMPTS, Retry, RetryPolicy, body_summary, call_with_retry, parse_retry_after
 
 API = "/customvision/v3.3/training"
 SCOPE = "https://cognitiveservices.azure.com/.default"
@@ -106,12 +105,7 @@ def _is_json(response: requests.Response) -> bool:
 
 def describe_body(response: requests.Response) -> str:
     """What came back instead of JSON: its content type and its first words (an HTML page's title)."""
-    ctype = (response.headers.get("Content-Type") or "no content type").split(";", 1)[0]
-    text = response.text or ""
-    m = re.search(r"(?is)<title[^>]*>(.*?)</title>", text)
-    first = (m.group(1) if m else text).strip()
-    first = " ".join(first.split())[:80]
-    return f"{ctype}" + (f", starting {first!r}" if first else ", empty")
+    return body_summary(response.headers.get("Content-Type"), response.text or "")
 
 
 def _error_parts(response: requests.Response) -> tuple[str, str]:

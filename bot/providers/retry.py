@@ -81,6 +81,14 @@ def parse_retry_after(header: str | None, message: str | None = None) -> float |
     return None
 
 
+def body_summary(content_type: str | None, text: str) -> str:
+    """What came back instead of JSON: its content type and its first words (an HTML page's title)."""
+    ctype = (content_type or "no content type").split(";", 1)[0]
+    m = re.search(r"(?is)<title[^>]*>(.*?)</title>", text)
+    first = " ".join((m.group(1) if m else text).split())[:80]
+    return ctype + (f", starting {first!r}" if first else ", empty")
+
+
 def tried(attempts: int) -> str:
     """How many requests were made, as the end of an error message."""
     return f"tried {attempts} time{'s' if attempts != 1 else ''}"
