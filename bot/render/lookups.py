@@ -217,7 +217,7 @@ def render_failure(f: Failure) -> list[str]:
 def render_config_check(report: ConfigReport) -> str:
     out = [f"config: {report.path or '(none found)'}" + ("  (live checks included)" if report.live else "")]
     for c in report.checks:
-        where = f"{c.service}/{c.target}" if c.target else "config"
+        where = f"{c.service}/{c.target}" if c.target else (c.service or "config")
         out.append(f"  {_MARK.get(c.level, c.level)}  {where}: {c.message}")
         if c.hint and c.level != "ok":
             out.append(f"        hint: {c.hint}")
