@@ -100,6 +100,14 @@ class CustomVisionTarget(Target):
         return m.group("sub") if m else (self.subscription_id or "")
 
 
+AZURE_CLOUDS: dict[str, dict[str, str]] = {
+    # Resource Manager and Entra ID hosts per national cloud (azure-ai-ml and azure-identity use the same).
+    "AzureCloud": {"resource_manager": "https://management.azure.com", "authority": "login.microsoftonline.com"},
+    "AzureChinaCloud": {"resource_manager": "https://management.chinacloudapi.cn", "authority": "login.chinacloudapi.cn"},
+    "AzureUSGovernment": {"resource_manager": "https://management.usgovcloudapi.net", "authority": "login.microsoftonline.us"},
+}
+
+
 class AzureMLTarget(Target):
     """An Azure ML workspace; credentials come from DefaultAzureCredential."""
 
@@ -109,6 +117,19 @@ class AzureMLTarget(Target):
     region: str | None = None
     endpoints: list[str] = []
     timeout_s: float = Field(default=30.0, gt=0, le=300)
+    cloud: Literal["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"] = "AzureCloud"
+    resource_manager_endpoint: str | None = None
+    """Overrides the cloud's Resource Manager URL (a private gateway, Azure Stack, a test stand-in)."""
+
+    @field_validator("resource_manager_endpoint")
+    @classmethod
+    def _arm(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if not re.match(r"^https://[^/\s]+/?$", v):
+            raise ValueError("must be an https:// URL with no path, like https://management.azure.com "
+                             "(bearer tokens are never sent over plain http)")
+        return v.rstrip("/")
 
     @field_validator("subscription_id")
     @classmethod
@@ -123,6 +144,19 @@ class AzureMLTarget(Target):
             f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
             f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace}"
         )
+
+    @property
+    def arm_endpoint(self) -> str:
+        """The Resource Manager every ARM call goes to: the override, else the cloud's."""
+        return self.resource_manager_endpoint or AZURE_CLOUDS[self.cloud]["resource_manager"]
+
+    @property
+    def arm_scope(self) -> str:
+        return self.arm_endpoint + "/.default"
+
+    @property
+    def authority(self) -> str:
+        return AZURE_CLOUDS[self.cloud]["authority"]
 
 
 class RekognitionTarget(Target):

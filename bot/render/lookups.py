@@ -177,6 +177,8 @@ def render_failure(f: Failure) -> list[str]:
             out.append(f"    {label + ':':<22}{f.fields[key]}")
     for w in f.details.get("warnings", []):
         out.append(f"    warning: {w}")
+    for note in f.details.get("notes") or []:
+        out.append(f"    note: {note}")
     manifest = f.details.get("manifest") or {}
     for name, d in ((manifest.get("summary") or {}).get("datasets") or {}).items():
         if d.get("invalid_json_lines") and d.get("invalid_share") is not None:
