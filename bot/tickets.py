@@ -10,7 +10,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.errors import InputError, TriageError
-from bot.failures import Failure
+from bot.failures import Failure, images_per_tag_lines
 from bot.playbooks.fields import TICKET_FIELDS
 from bot.redact import redact
 from bot.store import Store, dumps, utcnow
@@ -54,9 +54,42 @@ class Warning_:
     code: str
     message: str
     blocking: bool
+    fix: str | None = None
+    """The exact command that clears it."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "blocking": self.blocking}
+        return {"code": self.code, "message": self.message, "blocking": self.blocking, "fix": self.fix}
+
+
+_WARN = {
+    "en": {
+        "filing_unknown": "Say which subscription the ticket is filed from ([defaults] subscription_id in triage.toml or "
+        "--subscription): Azure support can only investigate a resource from a ticket filed in the "
+        "subscription that contains it.",
+        "mismatch": "The resource is in subscription {resource} but the ticket would be filed from {filing}. "
+        "Azure support cannot investigate a resource outside the subscription the ticket is filed from "
+        "(stricter security checks at ticket creation); file it from subscription {resource}.",
+        "missing": "{name}: {label} has no value",
+    },
+    "ja": {
+        "filing_unknown": "チケットを起票するサブスクリプションを指定してください (triage.toml の [defaults] subscription_id "
+        "または --subscription)。Azure サポートは、リソースを含むサブスクリプションから起票されたチケットでのみ調査できます。",
+        "mismatch": "リソースはサブスクリプション {resource} にありますが、チケットは {filing} から起票されようとしています。"
+        "起票時のセキュリティ チェックが厳格化されたため、Azure サポートは起票元以外のサブスクリプションのリソースを調査"
+        "できません。サブスクリプション {resource} から起票してください。",
+        "missing": "{name}: {label} が未入力です",
+    },
+}
+JA_FIELD_LABELS = {
+    "project_id": "Project Id", "iteration_id": "Iteration Id", "resource_id": "Resource ID",
+    "subscription_id": "サブスクリプション", "region": "リージョン", "failure_time": "失敗日時",
+    "retries_done": "実施済みの再試行", "log_excerpt": "ログ抜粋", "error_message": "エラー メッセージ",
+    "resource_group": "リソース グループ", "workspace": "ワークスペース", "endpoint": "エンドポイント",
+    "deployment": "デプロイ", "instance_type": "インスタンスの種類", "instance_count": "インスタンス数",
+    "error_code": "エラー コード", "job_name": "ジョブ", "compute": "コンピューティング",
+    "project_arn": "プロジェクト ARN", "version_arn": "モデル バージョン ARN", "status_message": "StatusMessage",
+    "images_per_tag": "タグごとの画像数", "project_type": "プロジェクトの種類",
+}
 
 
 @dataclass
@@ -73,6 +106,11 @@ class Ticket:
     evidence: list[str] = field(default_factory=list)
     filing_subscription: str | None = None
     source: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
+    """What triage itself read (failed iterations, images per tag, the manifest analysis): the only
+    source of "already tried" entries and of the retry verdict besides the requester's own words."""
+    follows: int | None = None
+    """The sent ticket this one follows up (a sent ticket is never rewritten)."""
     status: str = "draft"
     id: int | None = None
     created: str | None = None
@@ -114,29 +152,27 @@ class Ticket:
 
     @property
     def warnings(self) -> list[Warning_]:
+        w = _WARN[self.lang if self.lang in _WARN else "en"]
+        n = self.id if self.id is not None else "N"
         out: list[Warning_] = []
         if self.service.startswith("azureml") or self.service == "customvision":
             resource_sub = self.resource_subscription
             filing = (self.filing_subscription or "").lower() or None
             if filing is None:
                 out.append(Warning_(
-                    "filing_subscription_unknown",
-                    "Say which subscription the ticket is filed from ([defaults] subscription_id in triage.toml or "
-                    "--subscription): Azure support can only investigate a resource from a ticket filed in the "
-                    "subscription that contains it.",
+                    "filing_subscription_unknown", w["filing_unknown"],
                     blocking="subscription_id" not in self.waivers,
+                    fix=f"triage ticket edit {n} --subscription {resource_sub or '<subscription-id>'}",
                 ))
             elif resource_sub and resource_sub != filing:
                 out.append(Warning_(
-                    "subscription_mismatch",
-                    f"The resource is in subscription {resource_sub} but the ticket would be filed from {filing}. "
-                    "Azure support cannot investigate a resource outside the subscription the ticket is filed from "
-                    "(stricter security checks at ticket creation); file it from subscription "
-                    f"{resource_sub}.",
-                    blocking=True,
+                    "subscription_mismatch", w["mismatch"].format(resource=resource_sub, filing=filing),
+                    blocking=True, fix=f"triage ticket edit {n} --subscription {resource_sub}",
                 ))
         for name in self.missing:
-            out.append(Warning_("missing_field", f"{name}: {TICKET_FIELDS.get(name, name)} has no value", blocking=True))
+            label = TICKET_FIELDS.get(name, name) if self.lang != "ja" else JA_FIELD_LABELS.get(name, name)
+            out.append(Warning_("missing_field", w["missing"].format(name=name, label=label), blocking=True,
+                                fix=f'triage ticket edit {n} --set {name}="…"  (or --waive {name} --reason "…")'))
         return out
 
     @property
@@ -156,7 +192,10 @@ class Ticket:
             "missing_recommended": self.missing_recommended,
             "waivers": dict(self.waivers),
             "warnings": [w.to_json() for w in self.warnings],
-            "tried": list(self.tried),
+            "tried": known_attempts(self.facts, self.lang) + list(self.tried),
+            "failed_attempts": failed_attempts(self.facts),
+            "validation_analysis": self.facts.get("manifest"),
+            "follows": self.follows,
             "playbooks": list(self.playbooks),
             "evidence": list(self.evidence),
             "filing_subscription": self.filing_subscription,
@@ -171,6 +210,78 @@ def _clean(value: Any) -> str:
     return text[:_FIELD_VALUE_MAX]
 
 
+_KIND = {
+    "en": {},
+    "ja": {"iteration": "イテレーション", "deployment": "デプロイ", "job": "ジョブ", "model": "モデル", "diagnosis": "診断"},
+}
+_LINE_LABEL = {"en": "line {n}: ", "ja": "{n} 行目: "}
+_LINE_LABEL_RE = re.compile(r"^(?:line (\d+): |(\d+) 行目: )")
+
+
+def _evidence_line(n: int | str, text: str, lang: str) -> str:
+    return _LINE_LABEL.get(lang, _LINE_LABEL["en"]).format(n=n) + text
+
+
+def _relabel(line: str, lang: str) -> str:
+    m = _LINE_LABEL_RE.match(line)
+    return _evidence_line(m.group(1) or m.group(2), line[m.end():], lang) if m else line
+
+
+def _playbook_views(matches: list[Any], lang: str) -> list[dict[str, Any]]:
+    """The matched playbooks in the ticket's language (title, summary, steps from the playbook's own text)."""
+    from bot.commands.diagnose import engine, localize
+
+    eng = engine(None)
+    out = []
+    for m in matches:
+        i = eng.by_id.get(m.id)
+        d = localize(eng.playbooks[i], score=m.score, evidence=m.evidence, lang=lang) if i is not None else m
+        out.append({"id": d.id, "title": d.title, "summary": d.summary, "collect": d.collect,
+                    "steps": [s.as_text() for s in d.steps], "retryable": d.retryable})
+    return out
+
+
+def _relocalize_view(view: dict[str, Any], lang: str) -> dict[str, Any]:
+    from bot.commands.diagnose import engine, localize
+
+    eng = engine(None)
+    i = eng.by_id.get(view.get("id", ""))
+    if i is None:
+        return view
+    d = localize(eng.playbooks[i], score=0, evidence=[], lang=lang)
+    return view | {"title": d.title, "summary": d.summary, "steps": [s.as_text() for s in d.steps]}
+
+
+def _title(facts: dict[str, Any], playbooks: list[dict[str, Any]], lang: str) -> str:
+    kind, key, status = facts.get("kind", ""), facts.get("key", ""), facts.get("status", "")
+    kind_label = _KIND.get(lang, {}).get(kind, kind)
+    head = playbooks[0]["title"] if playbooks else f"{kind_label} {status}"
+    return _clean(f"{head} — {kind_label} {key}")
+
+
+def relocalize(ticket: Ticket, lang: str) -> None:
+    """Switch a ticket's words to `lang`: playbook text, title, evidence labels, the retry field triage wrote."""
+    ticket.lang = lang
+    ticket.playbooks = [_relocalize_view(pb, lang) for pb in ticket.playbooks]
+    ticket.evidence = [_relabel(e, lang) for e in ticket.evidence]
+    check = ticket.facts.get("images_per_tag")
+    if ticket.playbooks and ticket.playbooks[0]["id"] == "customvision.insufficient_training_images" and isinstance(check, dict):
+        # the evidence is triage's own count: say it in the ticket's language
+        lines = images_per_tag_lines(check, ticket.facts.get("domain_type"), lang)
+        ticket.evidence = [_clean(_evidence_line(n, text, lang)) for n, text in enumerate(lines, 1)]
+    if ticket.facts.get("key"):
+        ticket.title = _title(ticket.facts, ticket.playbooks, lang)
+    retried = retries_text(ticket.facts, lang)
+    if retried and "retries_done" not in ticket.edited:
+        ticket.fields["retries_done"] = retried
+    if ticket.facts.get("error_message_status") and "error_message" not in ticket.edited:
+        ticket.fields["error_message"] = _status_text(ticket.facts["error_message_status"], lang)
+
+
+def _status_text(status: str, lang: str) -> str:
+    return f"イテレーションの状態: {status}" if lang == "ja" else f"iteration status {status}"
+
+
 def from_failure(failure: Failure, *, lang: str = "en", filing_subscription: str | None = None, tried: list[str] | None = None) -> Ticket:
     """A draft prefilled from a failure the bot found (lookups) and its matched playbooks."""
     fields = {k: _clean(v) for k, v in failure.fields.items() if k in TICKET_FIELDS and v not in (None, "")}
@@ -183,23 +294,115 @@ def from_failure(failure: Failure, *, lang: str = "en", filing_subscription: str
     service = failure.service
     if service == "azureml":
         service = "azureml-job" if failure.kind == "job" else "azureml-endpoint"
-    playbooks = [{"id": m.id, "title": m.title, "summary": m.summary, "collect": m.collect,
-                  "steps": [s.as_text() for s in m.steps], "retryable": m.retryable} for m in failure.matches]
-    title = failure.matches[0].title if failure.matches else f"{failure.kind} {failure.status}"
-    evidence = [_clean(f"line {e.line}: {e.text}") for m in failure.matches[:1] for e in m.evidence]
+    facts = _facts(failure)
+    playbooks = _playbook_views(failure.matches, lang)
+    evidence = [_clean(_evidence_line(e.line, e.text, lang)) for m in failure.matches[:1] for e in m.evidence]
     ticket = Ticket(
         fingerprint=failure.fingerprint,
         service=service,
-        title=_clean(f"{title} — {failure.kind} {failure.key}"),
+        title=_title(facts, playbooks, lang),
         lang=lang,
         fields=fields,
         playbooks=playbooks,
         evidence=evidence,
         filing_subscription=filing_subscription,
         source=f"{failure.service}:{failure.target}:{failure.kind}:{failure.key}",
+        facts=facts,
+        tried=[{"step": _clean(t), "outcome": _REQUESTER[lang if lang in _REQUESTER else "en"]} for t in tried or [] if t.strip()],
     )
-    ticket.tried = already_tried(ticket, extra=tried or [])
+    relocalize(ticket, lang)
     return ticket
+
+
+def _facts(failure: Failure) -> dict[str, Any]:
+    """What the lookup itself established, kept so the ticket can say it in any language."""
+    d = failure.details or {}
+    facts: dict[str, Any] = {"kind": failure.kind, "key": failure.key, "status": failure.status}
+    if isinstance(d.get("failed_attempts"), list):
+        facts["failed_attempts"] = d["failed_attempts"]
+        facts["superseded"] = bool(d.get("superseded"))
+    elif failure.fields.get("retries_done"):
+        facts["retries_reported"] = _clean(failure.fields["retries_done"])
+    if isinstance(d.get("images_per_tag"), dict):
+        facts["images_per_tag"] = d["images_per_tag"]
+        if d.get("domain_type"):
+            facts["domain_type"] = d["domain_type"]
+    if failure.service == "customvision" and str(failure.fields.get("error_message", "")).startswith("iteration status "):
+        facts["error_message_status"] = failure.fields["error_message"].removeprefix("iteration status ")
+    manifest = d.get("manifest")
+    if isinstance(manifest, dict) and (manifest.get("validation") or manifest.get("line_errors") or manifest.get("problems")):
+        facts["manifest"] = {
+            "summary": manifest.get("summary_line") or "",
+            "validation": manifest.get("validation") or {},
+            "line_errors": [
+                {k: row.get(k) for k in ("code", "dataset", "lines", "count", "message", "example_lines", "playbook", "location")}
+                for row in manifest.get("line_errors") or []
+            ],
+            "problems": list(manifest.get("problems") or []),
+        }
+    return facts
+
+
+_REQUESTER = {"en": "reported by the requester", "ja": "依頼者からの報告"}
+_TRIED = {
+    "en": {
+        "retry": "Training attempts (each failed iteration is one)",
+        "failed": "failed {n} time(s): {list}",
+        "since_ok": "a later iteration completed",
+        "since_none": "no iteration completed since",
+        "data": "Checked the tagged images per tag (GetTags)",
+        "below_min": "below the minimum of {min} for {kind}: {tags}",
+        "below_rec": "below the recommended {rec}: {tags}",
+        "enough": "every tag has at least {min}",
+    },
+    "ja": {
+        "retry": "トレーニングの実行 (失敗したイテレーションごとに 1 回)",
+        "failed": "{n} 回失敗しました: {list}",
+        "since_ok": "その後のイテレーションは完了しています",
+        "since_none": "その後に完了したイテレーションはありません",
+        "data": "タグごとの画像数の確認 (GetTags)",
+        "below_min": "{kind} の最低 {min} 枚に届かないタグ: {tags}",
+        "below_rec": "推奨の {rec} 枚に届かないタグ: {tags}",
+        "enough": "すべてのタグが {min} 枚以上あります",
+    },
+}
+
+
+def failed_attempts(facts: dict[str, Any]) -> int | None:
+    """How many times the failed thing was tried and failed, when triage saw it; else None."""
+    attempts = facts.get("failed_attempts")
+    return len(attempts) if isinstance(attempts, list) and attempts else None
+
+
+def retries_text(facts: dict[str, Any], lang: str) -> str | None:
+    t = _TRIED.get(lang, _TRIED["en"])
+    n = failed_attempts(facts)
+    if n is None:
+        return facts.get("retries_reported")
+    listed = ", ".join(f"{a.get('name', '?')} ({a.get('at') or '?'})" for a in facts["failed_attempts"])
+    return t["failed"].format(n=n, list=listed) + "; " + (t["since_ok"] if facts.get("superseded") else t["since_none"])
+
+
+def known_attempts(facts: dict[str, Any], lang: str) -> list[dict[str, str]]:
+    """Only what triage knows happened, with the outcome it knows; never a playbook step nobody took."""
+    t = _TRIED.get(lang, _TRIED["en"])
+    out: list[dict[str, str]] = []
+    retried = retries_text(facts, lang)
+    if retried:
+        out.append({"step": t["retry"], "outcome": retried})
+    check = facts.get("images_per_tag")
+    if isinstance(check, dict):
+        counts = check.get("counts") or {}
+        figures = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: (kv[1], kv[0]))) or "no tags"
+        kind = facts.get("domain_type") or "this project type"
+        if check.get("below_minimum"):
+            verdict = t["below_min"].format(min=check.get("minimum"), kind=kind, tags=", ".join(check["below_minimum"]))
+        elif check.get("below_recommended"):
+            verdict = t["below_rec"].format(rec=check.get("recommended"), tags=", ".join(check["below_recommended"]))
+        else:
+            verdict = t["enough"].format(min=check.get("minimum"))
+        out.append({"step": t["data"], "outcome": f"{figures} — {verdict}"})
+    return out
 
 
 _TEXT_FIELDS: list[tuple[str, re.Pattern[str]]] = [
@@ -234,21 +437,6 @@ def extract_fields(text: str) -> dict[str, str]:
     return out
 
 
-def already_tried(ticket: Ticket, extra: list[str]) -> list[dict[str, str]]:
-    """The playbook's first steps (retry, data check) with their outcome when the bot knows it."""
-    out: list[dict[str, str]] = []
-    if ticket.playbooks:
-        steps = ticket.playbooks[0]["steps"][:2]
-        known = {
-            0: ticket.fields.get("retries_done"),
-            1: ticket.fields.get("images_per_tag") if ticket.service == "customvision" else None,
-        }
-        for i, step in enumerate(steps):
-            out.append({"step": step.split("\n", 1)[0], "outcome": known.get(i) or "not recorded"})
-    out += [{"step": _clean(t), "outcome": "reported by the requester"} for t in extra if t.strip()]
-    return out
-
-
 # -- storage ------------------------------------------------------------------------------
 
 def _schema(db: Database) -> None:
@@ -268,7 +456,7 @@ def _schema(db: Database) -> None:
     )
 
 
-_BODY_KEYS = ("fields", "waivers", "edited", "tried", "playbooks", "evidence", "filing_subscription", "source")
+_BODY_KEYS = ("fields", "waivers", "edited", "tried", "playbooks", "evidence", "filing_subscription", "source", "facts", "follows")
 
 
 def _row_to_ticket(row: dict[str, Any]) -> Ticket:
@@ -292,21 +480,28 @@ class TicketStore:
         store.ensure(_schema)
 
     def save_draft(self, draft: Ticket, *, actor: str) -> tuple[Ticket, bool]:
-        """Insert, or update the ticket of the same failure. Returns (ticket, created)."""
+        """Insert, or update the open ticket of the same failure. Returns (ticket, created).
+
+        A ticket marked sent is never rewritten: the same failure drafted again opens a follow-up
+        that links to it, and its history records every field that differs, old and new.
+        """
         with self.store.transaction() as db:
-            rows = list(db.query("select * from tickets where fingerprint = ?", [draft.fingerprint]))
+            chain = self._chain(db, draft.fingerprint)
             now = utcnow()
-            if not rows:
-                draft.created = draft.updated = now
-                draft.status = "draft"
-                db["tickets"].insert({
-                    "fingerprint": draft.fingerprint, "service": draft.service, "status": "draft", "title": draft.title,
-                    "lang": draft.lang, "body": _body(draft), "created": now, "updated": now, "sent_at": None,
-                })
-                draft.id = int(next(iter(db.query("select id from tickets where fingerprint = ?", [draft.fingerprint])))["id"])
+            if not chain:
+                self._insert(db, draft, now)
                 self._history(db, draft.id, actor, "created", {"source": draft.source})
                 return draft, True
-            current = _row_to_ticket(rows[0])
+            current = chain[0]
+            if current.status == "sent":
+                root = draft.fingerprint
+                draft.fingerprint = f"{root}+{len(chain)}"
+                draft.follows = current.id
+                self._insert(db, draft, now)
+                changes = _differences(current, draft)
+                self._history(db, draft.id, actor, f"follow-up of #{current.id}",
+                              {"follows": current.id, "changed": changes})
+                return draft, True
             changes = {}
             for name, value in draft.fields.items():
                 if name in current.edited:
@@ -315,10 +510,26 @@ class TicketStore:
                     changes[name] = {"from": current.fields.get(name), "to": value}
                     current.fields[name] = value
             current.playbooks, current.evidence, current.tried = draft.playbooks, draft.evidence, _merge_tried(current.tried, draft.tried)
+            current.facts = draft.facts
             current.filing_subscription = draft.filing_subscription or current.filing_subscription
             current.lang, current.title = draft.lang, draft.title
             self._write(db, current, actor, "redrafted", changes)
             return current, False
+
+    def _chain(self, db: Database, fingerprint: str) -> list[Ticket]:
+        """A failure's tickets, newest first: the first one and its follow-ups (fingerprint+N)."""
+        root = fingerprint.split("+", 1)[0]
+        rows = db.query("select * from tickets where fingerprint = ? or fingerprint like ? order by id desc", [root, root + "+%"])
+        return [_row_to_ticket(r) for r in rows]
+
+    def _insert(self, db: Database, draft: Ticket, now: str) -> None:
+        draft.created = draft.updated = now
+        draft.status = "draft"
+        db["tickets"].insert({
+            "fingerprint": draft.fingerprint, "service": draft.service, "status": "draft", "title": draft.title,
+            "lang": draft.lang, "body": _body(draft), "created": now, "updated": now, "sent_at": None,
+        })
+        draft.id = int(next(iter(db.query("select id from tickets where fingerprint = ?", [draft.fingerprint])))["id"])
 
     def _write(self, db: Database, t: Ticket, actor: str, action: str, change: dict[str, Any]) -> None:
         if t.status == "ready" and t.blocking:
@@ -337,8 +548,9 @@ class TicketStore:
         return _row_to_ticket(rows[0])
 
     def find(self, fingerprint: str) -> Ticket | None:
-        rows = list(self.store.db.query("select * from tickets where fingerprint = ?", [fingerprint]))
-        return _row_to_ticket(rows[0]) if rows else None
+        """The newest ticket of a failure (a follow-up when the first was sent)."""
+        chain = self._chain(self.store.db, fingerprint)
+        return chain[0] if chain else None
 
     def list(self, status: str | None = None, limit: int = 50) -> list[Ticket]:
         if status is not None and status not in STATUSES:
@@ -385,8 +597,9 @@ class TicketStore:
             if filing_subscription is not None:
                 change["filing_subscription"] = {"from": t.filing_subscription, "to": filing_subscription}
                 t.filing_subscription = filing_subscription
-            if lang is not None:
-                t.lang = lang
+            if lang is not None and lang != t.lang:
+                change["lang"] = {"from": t.lang, "to": lang}
+                relocalize(t, lang)
             self._write(db, t, actor, "edited", change)
             return t
 
@@ -396,12 +609,16 @@ class TicketStore:
             raise InputError(f"cannot mark a ticket {status!r}", hint="use ready or sent")
         with self.store.transaction() as db:
             t = self._get_in(db, ticket_id)
+            if t.status == "sent":
+                if status == "sent":
+                    return t
+                raise TicketStateError(f"ticket #{ticket_id} was already sent; it is kept as it was sent",
+                                       hint="draft the failure again to open a follow-up linked to it")
             if t.blocking:
                 reasons = "; ".join(w.message for w in t.blocking)
+                fixes = [w.fix for w in t.blocking if w.fix]
                 raise TicketStateError(f"ticket #{ticket_id} is still a draft: {reasons}",
-                                       hint="fill fields with `triage ticket edit N --set FIELD=VALUE` or waive them with --waive FIELD --reason …")
-            if status == "sent" and t.status == "sent":
-                return t
+                                       hint="run: " + " ; ".join(f"`{f}`" for f in fixes) if fixes else None)
             t.status = status
             if status == "sent":
                 db["tickets"].update(t.id, {"sent_at": utcnow()})
@@ -413,6 +630,17 @@ class TicketStore:
         if not rows:
             raise TicketNotFound(f"no ticket #{ticket_id}", hint="`triage ticket list` shows the tickets")
         return _row_to_ticket(rows[0])
+
+
+def _differences(old: Ticket, new: Ticket) -> dict[str, dict[str, Any]]:
+    """Every field (and the title) that differs between a sent ticket and its follow-up, old and new."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in sorted(set(old.fields) | set(new.fields)):
+        if old.fields.get(name) != new.fields.get(name):
+            out[name] = {"from": old.fields.get(name), "to": new.fields.get(name)}
+    if old.title != new.title:
+        out["title"] = {"from": old.title, "to": new.title}
+    return out
 
 
 def _merge_tried(old: list[dict[str, str]], new: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -18,7 +18,7 @@ import requests
 
 from bot.config import CustomVisionTarget, Settings
 from bot.errors import CloudAuthError, CloudError, CloudNotFound, CloudThrottled, CloudTimeout
-from bot.failures import Failure
+from bot.failures import Failure, images_per_tag_lines
 from bot.identifiers import check_text_name, check_uuid, did_you_mean, looks_like_uuid_attempt
 from bot.pool import pmap
 from bot.providers.findings import diagnose_lines, merge, playbook_match
@@ -401,9 +401,11 @@ class CustomVisionProvider:
         completed = [i.get("created") or "" for i in iterations if str(i.get("status", "")).lower() == "completed"]
         found = [self._failure(project, it, domain, check, completed) for it in failed]
         # Seed 000: retry first. Each failed iteration is one attempt; support asks how many were made.
-        attempts = ", ".join(f"{it.get('name', '?')} ({it.get('lastModified') or it.get('created') or '?'})" for it in failed)
+        tried = [{"name": it.get("name", "?"), "at": it.get("lastModified") or it.get("created") or "?"} for it in failed]
+        attempts = ", ".join(f"{a['name']} ({a['at']})" for a in tried)
         for f in found:
             later = " a later iteration completed" if f.details.get("superseded") else " no iteration completed since"
+            f.details["failed_attempts"] = tried
             f.fields.setdefault("retries_done", f"{len(failed)} failed training attempt(s) in this project: {attempts};{later}")
         return found
 
@@ -420,9 +422,9 @@ class CustomVisionProvider:
         if not any(m.id == "customvision.training_failed" for m in matches):
             matches.append(playbook_match("customvision.training_failed", [line], 55, self.lang))
         if check.below_minimum:
-            matches.append(playbook_match("customvision.insufficient_training_images", check.evidence(), 85, self.lang))
+            matches.append(playbook_match("customvision.insufficient_training_images", check.evidence(self.lang), 85, self.lang))
         elif check.below_recommended:
-            matches.append(playbook_match("customvision.insufficient_training_images", check.evidence(), 45, self.lang))
+            matches.append(playbook_match("customvision.insufficient_training_images", check.evidence(self.lang), 45, self.lang))
         fields = {
             "project_id": project["id"],
             "iteration_id": it.get("id", ""),
@@ -476,20 +478,8 @@ class TagCheck:
     below_minimum: list[str]
     below_recommended: list[str]
 
-    def evidence(self) -> list[str]:
-        kind = self.domain_type or "this project type"
-        if not self.counts:
-            return [f"the project has no tags; at least {self.minimum} tagged images per tag are needed for {kind}"]
-        out = [
-            f"tag {name!r}: {self.counts[name]} tagged images, minimum {self.minimum} for {kind}"
-            f" ({RECOMMENDED_IMAGES_PER_TAG}+ recommended)"
-            for name in self.below_minimum
-        ]
-        out += [
-            f"tag {name!r}: {self.counts[name]} tagged images, below the recommended {RECOMMENDED_IMAGES_PER_TAG}"
-            for name in self.below_recommended
-        ]
-        return out
+    def evidence(self, lang: str = "en") -> list[str]:
+        return images_per_tag_lines(self.to_json(), self.domain_type, lang)
 
     def summary(self) -> str:
         return ", ".join(f"{k}: {v}" for k, v in sorted(self.counts.items(), key=lambda kv: kv[1])) or "no tags"
