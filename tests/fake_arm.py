@@ -11,7 +11,8 @@ would reach a sovereign cloud or a private gateway:
   so DefaultAzureCredential gets a token without leaving the machine.
 
 A self-signed certificate is made per server; clients trust it through REQUESTS_CA_BUNDLE.
-Faults are routes put in front (`fail`), served in turn like aml_replay's Reply lists.
+Faults are routes put in front (`fail`), served in turn like aml_replay's Reply lists; a Reply with
+status 0 stalls `body` seconds, a bytes body is sent raw as HTML.
 """
 
 from __future__ import annotations
@@ -125,6 +126,11 @@ class FakeARM:
                     break
             else:
                 reply = Reply(404, {"error": {"code": "NoStandInRoute", "message": f"no stand-in route for {method} {url}"}})
+        if reply.status == 0:  # stall past the client's timeout (body: seconds)
+            time.sleep(float(reply.body))
+            return 200, b"{}", {"Content-Type": "application/json"}
+        if isinstance(reply.body, bytes):  # sent as it is: a proxy's HTML page
+            return reply.status, reply.body, {"Content-Type": "text/html; charset=utf-8", **reply.headers}
         data, ctype = reply.payload()
         return reply.status, self._rewrite(data), {"Content-Type": ctype, **reply.headers}
 

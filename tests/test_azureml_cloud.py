@@ -144,3 +144,33 @@ def test_bad_cloud_settings_are_named(extra, problem):
     with pytest.raises(ConfigError) as e:
         config.parse(CHINA.replace('cloud = "AzureChinaCloud"', extra))
     assert problem in e.value.message
+
+
+def test_a_timeout_is_retried_once_and_said_plainly(arm, toml):
+    Path(toml).write_text(Path(toml).read_text(encoding="utf-8").replace("timeout_s = 5", "timeout_s = 0.5"), encoding="utf-8")
+    arm.fail("GET", r"/onlineEndpoints\?", Reply(0, 3.0))
+    r = triage(arm, "--config", toml, "ids", "azureml")
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "no answer from Azure while listing online endpoints" in r.stderr and "retried once" in r.stderr
+    assert "hint: " in r.stderr
+    assert len(arm.seen("GET", r"/onlineEndpoints\?")) == 2
+
+
+def test_a_login_page_instead_of_json_is_an_error_with_a_hint(arm, toml):
+    from fake_customvision import PROXY_LOGIN_PAGE
+
+    arm.fail("GET", r"/onlineEndpoints\?", Reply(200, PROXY_LOGIN_PAGE))
+    r = triage(arm, "--config", toml, "status", "azureml", "--json")
+    target = json.loads(r.stdout)["targets"][0]
+    assert target["ok"] is False and target["failures"] == []
+    assert "not JSON" in target["error"]["message"] and "proxy or a wrong endpoint" in target["error"]["hint"]
+
+
+def test_5xx_after_retries_names_the_status_page_and_true_count(arm, toml):
+    arm.fail("GET", r"/onlineEndpoints\?", Reply(503, {"error": {"code": "ServiceUnavailable", "message": "busy"}},
+                                                   {"Retry-After": "0"}))
+    r = triage(arm, "--config", toml, "status", "azureml", "--json")
+    err = json.loads(r.stdout)["targets"][0]["error"]
+    n = len(arm.seen("GET", r"/onlineEndpoints\?"))
+    assert f"tried {n} times" in err["message"] and "503 ServiceUnavailable" in err["message"]
+    assert "azure.status.microsoft" in err["hint"]

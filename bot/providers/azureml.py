@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import logging
 import re
 import threading
@@ -39,7 +40,7 @@ from bot.errors import CloudError, CloudNotFound, InputError
 from bot.failures import Failure
 from bot.identifiers import check_aml_endpoint_name, check_aml_job_name, did_you_mean
 from bot.pool import pmap
-from bot.providers.azureml_errors import Missing, first_line, translate
+from bot.providers.azureml_errors import Missing, first_line, not_json, translate
 from bot.providers.azureml_results import (
     diagnose_failure,
     AzureMLIds,
@@ -63,6 +64,7 @@ FAILURE_LOG_LINES = 200
 LOG_FULL_READ_MAX = 8 * 1024 * 1024  # a bigger job log is read from its last LOG_TAIL_BYTES only
 LOG_TAIL_BYTES = 2 * 1024 * 1024
 WORKERS = 6
+TIMEOUT_RETRIES = 1
 
 # The SDK logs "Proceeding with no tenant id appended to studio URL" at INFO to its own stderr
 # handler, and every failed call at ERROR (telemetry). We report errors ourselves, once.
@@ -201,6 +203,9 @@ class AzureMLProvider:
             "retry_total": conn.retry_total,
             "retry_backoff_factor": conn.retry_backoff_factor,
             "retry_backoff_max": conn.retry_backoff_max,
+            # a connect or read timeout is retried once: one call costs at most about twice timeout_s
+            "retry_connect": TIMEOUT_RETRIES,
+            "retry_read": TIMEOUT_RETRIES,
         }
         # Construction makes no network call and asks for no token (apis.md §2.1).
         self.ml = MLClient(
@@ -633,6 +638,8 @@ class AzureMLProvider:
             raise
         except AzureError as e:
             raise translate(e, doing=doing, target=self.target, missing=missing, retries=self.conn.retry_total) from None
+        except json.JSONDecodeError:  # the SDK parses a 2xx body itself: an HTML page ends here
+            raise not_json(doing, self.target) from None
 
 
 # ---- helpers ---------------------------------------------------------------------------------

@@ -256,11 +256,13 @@ class RekognitionProvider:
                 "(`aws sso login`) and check the region",
             )
         if code in _NOT_FOUND_CODES or status == 404:
-            return CloudNotFound(
-                f"not found: {what} ({detail})",
-                hint=f"check the name or ARN and the region {self.target.region} "
-                "(`triage ids rekognition` lists the projects and models this target sees)",
-            )
+            if action.startswith("s3:"):
+                hint = ("the object is not in the bucket any more: Custom Labels writes it once under the model's "
+                        "output location; a lifecycle rule or a cleanup may have removed it")
+            else:
+                hint = (f"check the name or ARN and the region {self.target.region} "
+                        "(`triage ids rekognition` lists the projects and models this target sees)")
+            return CloudNotFound(f"not found: {what} ({detail})", hint=hint)
         if code in _THROTTLE_CODES or status == 429:
             return Retry(CloudThrottled(
                 f"AWS kept throttling ({detail}) while trying to {what}",
