@@ -174,3 +174,11 @@ def test_5xx_after_retries_names_the_status_page_and_true_count(arm, toml):
     n = len(arm.seen("GET", r"/onlineEndpoints\?"))
     assert f"tried {n} times" in err["message"] and "503 ServiceUnavailable" in err["message"]
     assert "azure.status.microsoft" in err["hint"]
+
+
+def test_config_check_names_the_resource_manager_each_target_uses(arm, toml):
+    r = triage(arm, "--config", toml, "config", "check", "--live", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    checks = json.loads(r.stdout)["checks"]
+    assert any(f"Resource Manager {arm.endpoint} (AzureUSGovernment, custom endpoint)" in c["message"] for c in checks)
+    assert any(c["message"].startswith("live: ") and c["level"] == "ok" for c in checks)

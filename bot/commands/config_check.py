@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.commands.targets import CLOUD_SERVICES, overrides_for
-from bot.config import CustomVisionTarget, Problem, RekognitionTarget, Settings, Target
+from bot.config import AzureMLTarget, CustomVisionTarget, Problem, RekognitionTarget, Settings, Target
 from bot.errors import TriageError
 from bot.identifiers import check_text_name, check_uuid, is_arn, looks_like_uuid_attempt, parse_rekognition_arn
 from bot.identifiers import check_rekognition_project_name
@@ -110,6 +110,9 @@ def _static(settings: Settings, service: str, target: Target) -> list[Check]:
                 "Custom Vision support tickets must be filed from the subscription that holds the resource")
         for p in target.projects:
             _try(add, lambda p=p: check_uuid(p, "Project Id") if looks_like_uuid_attempt(p) else check_text_name(p, "project name"))
+    elif isinstance(target, AzureMLTarget):
+        add("ok", f"Resource Manager {target.arm_endpoint} ({target.cloud}"
+            + (", custom endpoint)" if target.resource_manager_endpoint else ")"))
     elif isinstance(target, RekognitionTarget):
         for p in target.projects:
             def check(p: str = p) -> None:
