@@ -172,7 +172,7 @@ class Ticket:
         for name in self.missing:
             label = TICKET_FIELDS.get(name, name) if self.lang != "ja" else JA_FIELD_LABELS.get(name, name)
             out.append(Warning_("missing_field", w["missing"].format(name=name, label=label), blocking=True,
-                                fix=f'triage ticket edit {n} --set {name}="…"  (or --waive {name} --reason "…")'))
+                                fix=f'triage ticket edit {n} --set {name}="…"'))
         return out
 
     @property
