@@ -86,7 +86,8 @@ def test_logs_of_a_deployment_and_a_job_through_the_stand_in(arm, toml):
 
 
 def test_run_history_outage_keeps_the_deployment_failure_and_names_the_missing_part(arm, toml):
-    arm.fail("GET", r"api\.azureml\.ms/discovery", Reply(503, {"error": {"code": "ServiceUnavailable", "message": "down"}}))
+    arm.fail("GET", r"api\.azureml\.ms/discovery", Reply(503, {"error": {"code": "ServiceUnavailable", "message": "down"}},
+                                                                {"Retry-After": "0"}))
     r = triage(arm, "--config", toml, "status", "azureml", "--json")
     assert r.returncode == 0, r.stderr
     target = json.loads(r.stdout)["targets"][0]
@@ -102,7 +103,8 @@ def test_run_history_outage_keeps_the_deployment_failure_and_names_the_missing_p
 
 
 def test_a_job_whose_run_details_fail_says_only_that(arm, toml):
-    arm.fail("GET", r"/runs/quiet_lamp_x7k2m9/details", Reply(500, {"error": {"code": "InternalError", "message": "boom"}}))
+    arm.fail("GET", r"/runs/quiet_lamp_x7k2m9/details", Reply(500, {"error": {"code": "InternalError", "message": "boom"}},
+                                                                           {"Retry-After": "0"}))
     r = triage(arm, "--config", toml, "status", "azureml", "--json")
     failures = {f["key"]: f for f in json.loads(r.stdout)["targets"][0]["failures"]}
     job = failures["quiet_lamp_x7k2m9"]
