@@ -14,6 +14,18 @@ from bot.failures import Failure, images_per_tag_lines
 from bot.playbooks.fields import TICKET_FIELDS
 from bot.redact import redact
 from bot.store import Store, dumps, utcnow
+from bot.ticket_words import (
+    JA_FIELD_LABELS,
+    KIND,
+    REQUESTER,
+    WARN,
+    evidence_line,
+    failed_attempts,
+    known_attempts,
+    relabel,
+    retries_text,
+    status_text,
+)
 
 STATUSES = ("draft", "ready", "sent")
 
@@ -59,37 +71,6 @@ class Warning_:
 
     def to_json(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "blocking": self.blocking, "fix": self.fix}
-
-
-_WARN = {
-    "en": {
-        "filing_unknown": "Say which subscription the ticket is filed from ([defaults] subscription_id in triage.toml or "
-        "--subscription): Azure support can only investigate a resource from a ticket filed in the "
-        "subscription that contains it.",
-        "mismatch": "The resource is in subscription {resource} but the ticket would be filed from {filing}. "
-        "Azure support cannot investigate a resource outside the subscription the ticket is filed from "
-        "(stricter security checks at ticket creation); file it from subscription {resource}.",
-        "missing": "{name}: {label} has no value",
-    },
-    "ja": {
-        "filing_unknown": "チケットを起票するサブスクリプションを指定してください (triage.toml の [defaults] subscription_id "
-        "または --subscription)。Azure サポートは、リソースを含むサブスクリプションから起票されたチケットでのみ調査できます。",
-        "mismatch": "リソースはサブスクリプション {resource} にありますが、チケットは {filing} から起票されようとしています。"
-        "起票時のセキュリティ チェックが厳格化されたため、Azure サポートは起票元以外のサブスクリプションのリソースを調査"
-        "できません。サブスクリプション {resource} から起票してください。",
-        "missing": "{name}: {label} が未入力です",
-    },
-}
-JA_FIELD_LABELS = {
-    "project_id": "Project Id", "iteration_id": "Iteration Id", "resource_id": "Resource ID",
-    "subscription_id": "サブスクリプション", "region": "リージョン", "failure_time": "失敗日時",
-    "retries_done": "実施済みの再試行", "log_excerpt": "ログ抜粋", "error_message": "エラー メッセージ",
-    "resource_group": "リソース グループ", "workspace": "ワークスペース", "endpoint": "エンドポイント",
-    "deployment": "デプロイ", "instance_type": "インスタンスの種類", "instance_count": "インスタンス数",
-    "error_code": "エラー コード", "job_name": "ジョブ", "compute": "コンピューティング",
-    "project_arn": "プロジェクト ARN", "version_arn": "モデル バージョン ARN", "status_message": "StatusMessage",
-    "images_per_tag": "タグごとの画像数", "project_type": "プロジェクトの種類",
-}
 
 
 @dataclass
@@ -152,7 +133,7 @@ class Ticket:
 
     @property
     def warnings(self) -> list[Warning_]:
-        w = _WARN[self.lang if self.lang in _WARN else "en"]
+        w = WARN[self.lang if self.lang in WARN else "en"]
         n = self.id if self.id is not None else "N"
         out: list[Warning_] = []
         if self.service.startswith("azureml") or self.service == "customvision":
@@ -210,23 +191,6 @@ def _clean(value: Any) -> str:
     return text[:_FIELD_VALUE_MAX]
 
 
-_KIND = {
-    "en": {},
-    "ja": {"iteration": "イテレーション", "deployment": "デプロイ", "job": "ジョブ", "model": "モデル", "diagnosis": "診断"},
-}
-_LINE_LABEL = {"en": "line {n}: ", "ja": "{n} 行目: "}
-_LINE_LABEL_RE = re.compile(r"^(?:line (\d+): |(\d+) 行目: )")
-
-
-def _evidence_line(n: int | str, text: str, lang: str) -> str:
-    return _LINE_LABEL.get(lang, _LINE_LABEL["en"]).format(n=n) + text
-
-
-def _relabel(line: str, lang: str) -> str:
-    m = _LINE_LABEL_RE.match(line)
-    return _evidence_line(m.group(1) or m.group(2), line[m.end():], lang) if m else line
-
-
 def _playbook_views(matches: list[Any], lang: str) -> list[dict[str, Any]]:
     """The matched playbooks in the ticket's language (title, summary, steps from the playbook's own text)."""
     from bot.commands.diagnose import engine, localize
@@ -254,7 +218,7 @@ def _relocalize_view(view: dict[str, Any], lang: str) -> dict[str, Any]:
 
 def _title(facts: dict[str, Any], playbooks: list[dict[str, Any]], lang: str) -> str:
     kind, key, status = facts.get("kind", ""), facts.get("key", ""), facts.get("status", "")
-    kind_label = _KIND.get(lang, {}).get(kind, kind)
+    kind_label = KIND.get(lang, {}).get(kind, kind)
     head = playbooks[0]["title"] if playbooks else f"{kind_label} {status}"
     return _clean(f"{head} — {kind_label} {key}")
 
@@ -263,23 +227,19 @@ def relocalize(ticket: Ticket, lang: str) -> None:
     """Switch a ticket's words to `lang`: playbook text, title, evidence labels, the retry field triage wrote."""
     ticket.lang = lang
     ticket.playbooks = [_relocalize_view(pb, lang) for pb in ticket.playbooks]
-    ticket.evidence = [_relabel(e, lang) for e in ticket.evidence]
+    ticket.evidence = [relabel(e, lang) for e in ticket.evidence]
     check = ticket.facts.get("images_per_tag")
     if ticket.playbooks and ticket.playbooks[0]["id"] == "customvision.insufficient_training_images" and isinstance(check, dict):
         # the evidence is triage's own count: say it in the ticket's language
         lines = images_per_tag_lines(check, ticket.facts.get("domain_type"), lang)
-        ticket.evidence = [_clean(_evidence_line(n, text, lang)) for n, text in enumerate(lines, 1)]
+        ticket.evidence = [_clean(evidence_line(n, text, lang)) for n, text in enumerate(lines, 1)]
     if ticket.facts.get("key"):
         ticket.title = _title(ticket.facts, ticket.playbooks, lang)
     retried = retries_text(ticket.facts, lang)
     if retried and "retries_done" not in ticket.edited:
         ticket.fields["retries_done"] = retried
     if ticket.facts.get("error_message_status") and "error_message" not in ticket.edited:
-        ticket.fields["error_message"] = _status_text(ticket.facts["error_message_status"], lang)
-
-
-def _status_text(status: str, lang: str) -> str:
-    return f"イテレーションの状態: {status}" if lang == "ja" else f"iteration status {status}"
+        ticket.fields["error_message"] = status_text(ticket.facts["error_message_status"], lang)
 
 
 def from_failure(failure: Failure, *, lang: str = "en", filing_subscription: str | None = None, tried: list[str] | None = None) -> Ticket:
@@ -296,7 +256,7 @@ def from_failure(failure: Failure, *, lang: str = "en", filing_subscription: str
         service = "azureml-job" if failure.kind == "job" else "azureml-endpoint"
     facts = _facts(failure)
     playbooks = _playbook_views(failure.matches, lang)
-    evidence = [_clean(_evidence_line(e.line, e.text, lang)) for m in failure.matches[:1] for e in m.evidence]
+    evidence = [_clean(evidence_line(e.line, e.text, lang)) for m in failure.matches[:1] for e in m.evidence]
     ticket = Ticket(
         fingerprint=failure.fingerprint,
         service=service,
@@ -308,7 +268,7 @@ def from_failure(failure: Failure, *, lang: str = "en", filing_subscription: str
         filing_subscription=filing_subscription,
         source=f"{failure.service}:{failure.target}:{failure.kind}:{failure.key}",
         facts=facts,
-        tried=[{"step": _clean(t), "outcome": _REQUESTER[lang if lang in _REQUESTER else "en"]} for t in tried or [] if t.strip()],
+        tried=[{"step": _clean(t), "outcome": REQUESTER[lang if lang in REQUESTER else "en"]} for t in tried or [] if t.strip()],
     )
     relocalize(ticket, lang)
     return ticket
@@ -341,68 +301,6 @@ def _facts(failure: Failure) -> dict[str, Any]:
             "problems": list(manifest.get("problems") or []),
         }
     return facts
-
-
-_REQUESTER = {"en": "reported by the requester", "ja": "依頼者からの報告"}
-_TRIED = {
-    "en": {
-        "retry": "Training attempts (each failed iteration is one)",
-        "failed": "failed {n} time(s): {list}",
-        "since_ok": "a later iteration completed",
-        "since_none": "no iteration completed since",
-        "data": "Checked the tagged images per tag (GetTags)",
-        "below_min": "below the minimum of {min} for {kind}: {tags}",
-        "below_rec": "below the recommended {rec}: {tags}",
-        "enough": "every tag has at least {min}",
-    },
-    "ja": {
-        "retry": "トレーニングの実行 (失敗したイテレーションごとに 1 回)",
-        "failed": "{n} 回失敗しました: {list}",
-        "since_ok": "その後のイテレーションは完了しています",
-        "since_none": "その後に完了したイテレーションはありません",
-        "data": "タグごとの画像数の確認 (GetTags)",
-        "below_min": "{kind} の最低 {min} 枚に届かないタグ: {tags}",
-        "below_rec": "推奨の {rec} 枚に届かないタグ: {tags}",
-        "enough": "すべてのタグが {min} 枚以上あります",
-    },
-}
-
-
-def failed_attempts(facts: dict[str, Any]) -> int | None:
-    """How many times the failed thing was tried and failed, when triage saw it; else None."""
-    attempts = facts.get("failed_attempts")
-    return len(attempts) if isinstance(attempts, list) and attempts else None
-
-
-def retries_text(facts: dict[str, Any], lang: str) -> str | None:
-    t = _TRIED.get(lang, _TRIED["en"])
-    n = failed_attempts(facts)
-    if n is None:
-        return facts.get("retries_reported")
-    listed = ", ".join(f"{a.get('name', '?')} ({a.get('at') or '?'})" for a in facts["failed_attempts"])
-    return t["failed"].format(n=n, list=listed) + "; " + (t["since_ok"] if facts.get("superseded") else t["since_none"])
-
-
-def known_attempts(facts: dict[str, Any], lang: str) -> list[dict[str, str]]:
-    """Only what triage knows happened, with the outcome it knows; never a playbook step nobody took."""
-    t = _TRIED.get(lang, _TRIED["en"])
-    out: list[dict[str, str]] = []
-    retried = retries_text(facts, lang)
-    if retried:
-        out.append({"step": t["retry"], "outcome": retried})
-    check = facts.get("images_per_tag")
-    if isinstance(check, dict):
-        counts = check.get("counts") or {}
-        figures = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: (kv[1], kv[0]))) or "no tags"
-        kind = facts.get("domain_type") or "this project type"
-        if check.get("below_minimum"):
-            verdict = t["below_min"].format(min=check.get("minimum"), kind=kind, tags=", ".join(check["below_minimum"]))
-        elif check.get("below_recommended"):
-            verdict = t["below_rec"].format(rec=check.get("recommended"), tags=", ".join(check["below_recommended"]))
-        else:
-            verdict = t["enough"].format(min=check.get("minimum"))
-        out.append({"step": t["data"], "outcome": f"{figures} — {verdict}"})
-    return out
 
 
 _TEXT_FIELDS: list[tuple[str, re.Pattern[str]]] = [
