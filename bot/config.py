@@ -6,6 +6,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -100,6 +101,14 @@ class CustomVisionTarget(Target):
         return m.group("sub") if m else (self.subscription_id or "")
 
 
+AZURE_CLOUDS: dict[str, dict[str, str]] = {
+    # Resource Manager and Entra ID hosts per national cloud (azure-ai-ml and azure-identity use the same).
+    "AzureCloud": {"resource_manager": "https://management.azure.com", "authority": "login.microsoftonline.com"},
+    "AzureChinaCloud": {"resource_manager": "https://management.chinacloudapi.cn", "authority": "login.chinacloudapi.cn"},
+    "AzureUSGovernment": {"resource_manager": "https://management.usgovcloudapi.net", "authority": "login.microsoftonline.us"},
+}
+
+
 class AzureMLTarget(Target):
     """An Azure ML workspace; credentials come from DefaultAzureCredential."""
 
@@ -109,6 +118,19 @@ class AzureMLTarget(Target):
     region: str | None = None
     endpoints: list[str] = []
     timeout_s: float = Field(default=30.0, gt=0, le=300)
+    cloud: Literal["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"] = "AzureCloud"
+    resource_manager_endpoint: str | None = None
+    """Overrides the cloud's Resource Manager URL (a private gateway, Azure Stack, a test stand-in)."""
+
+    @field_validator("resource_manager_endpoint")
+    @classmethod
+    def _arm(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if not re.match(r"^https://[^/\s]+/?$", v):
+            raise ValueError("must be an https:// URL with no path, like https://management.azure.com "
+                             "(bearer tokens are never sent over plain http)")
+        return v.rstrip("/")
 
     @field_validator("subscription_id")
     @classmethod
@@ -123,6 +145,19 @@ class AzureMLTarget(Target):
             f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
             f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace}"
         )
+
+    @property
+    def arm_endpoint(self) -> str:
+        """The Resource Manager every ARM call goes to: the override, else the cloud's."""
+        return self.resource_manager_endpoint or AZURE_CLOUDS[self.cloud]["resource_manager"]
+
+    @property
+    def arm_scope(self) -> str:
+        return self.arm_endpoint + "/.default"
+
+    @property
+    def authority(self) -> str:
+        return AZURE_CLOUDS[self.cloud]["authority"]
 
 
 class RekognitionTarget(Target):
@@ -304,19 +339,97 @@ def parse(text: str, *, source: str = "triage.toml") -> Config:
         raise ConfigError(f"{source}: {len(problems)} problem(s):\n" + "\n".join(problems)) from None
 
 
-def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Load from --config, else TRIAGE_CONFIG, else ./triage.toml if present, else an empty config."""
-    env = os.environ if env is None else env
+def _read(path: str | Path | None, env: Mapping[str, str]) -> tuple[Path | None, str | None]:
+    """The chosen config file and its text: --config, else TRIAGE_CONFIG, else ./triage.toml if present."""
     chosen = path or env.get("TRIAGE_CONFIG")
     if chosen is None and Path("triage.toml").is_file():
         chosen = "triage.toml"
     if chosen is None:
-        return Settings(Config(), env, None)
+        return None, None
     p = Path(chosen).expanduser()
     if not p.is_file():
         raise ConfigError(f"{p}: config file not found", hint="pass --config PATH or set TRIAGE_CONFIG")
     try:
-        text = p.read_text(encoding="utf-8")
+        return p, p.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{p}: not UTF-8 text") from None
+
+
+def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Load from --config, else TRIAGE_CONFIG, else ./triage.toml if present, else an empty config."""
+    env = os.environ if env is None else env
+    p, text = _read(path, env)
+    if p is None or text is None:
+        return Settings(Config(), env, None)
     return Settings(parse(text, source=str(p)), env, p)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One schema problem: where (section, target name or index, field) and what is wrong."""
+
+    section: str
+    target: str
+    field: str
+    message: str
+
+
+def load_checked(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> tuple[Settings, list[Problem]]:
+    """Like load, but a section or target that fails validation is set aside and reported, so the
+    rest can still be checked (`config check` names every problem at once). TOML syntax errors and a
+    missing file still raise: nothing can be checked then."""
+    env = os.environ if env is None else env
+    p, text = _read(path, env)
+    if p is None or text is None:
+        return Settings(Config(), env, None), []
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: invalid TOML: {e}") from None
+    problems: list[Problem] = []
+    for _ in range(3):  # drop what is broken, then validate what is left (a duplicate name can show up late)
+        try:
+            return Settings(Config.model_validate(raw), env, p), problems
+        except ValidationError as e:
+            raw = _set_aside(raw, e, problems)
+    return Settings(Config(), env, p), problems
+
+
+_TARGET_KINDS = ("customvision", "azureml", "rekognition")
+
+
+def _set_aside(raw: dict, error: ValidationError, problems: list[Problem]) -> dict:
+    """Record every error, and remove the targets and sections they are in."""
+    raw = dict(raw)
+    drop_targets: dict[str, set[int]] = {}
+    drop_sections: set[str] = set()
+    for err in error.errors():
+        loc = err["loc"]
+        message = err["msg"].removeprefix("Value error, ")
+        if not loc:  # Config's own check (duplicate target names): keep the first target of each name
+            problems.append(Problem("(top level)", "", "", message))
+            for kind in _TARGET_KINDS:
+                seen: set[str] = set()
+                kept = []
+                for t in raw.get(kind) or []:
+                    name = t.get("name") if isinstance(t, dict) else None
+                    if name not in seen:
+                        kept.append(t)
+                    seen.add(name)
+                raw[kind] = kept
+            continue
+        section = str(loc[0]) if loc else "(top level)"
+        if section in _TARGET_KINDS and len(loc) >= 2 and isinstance(loc[1], int):
+            entries = raw.get(section) or []
+            entry = entries[loc[1]] if loc[1] < len(entries) and isinstance(entries[loc[1]], dict) else {}
+            name = str(entry.get("name") or f"#{loc[1] + 1}")
+            problems.append(Problem(section, name, field_path(loc[2:]) if len(loc) > 2 else "", message))
+            drop_targets.setdefault(section, set()).add(loc[1])
+        else:
+            problems.append(Problem(section, "", field_path(loc[1:]) if len(loc) > 1 else "", message))
+            drop_sections.add(section)
+    for section, indexes in drop_targets.items():
+        raw[section] = [t for i, t in enumerate(raw.get(section) or []) if i not in indexes]
+    for section in drop_sections:
+        raw.pop(section, None)
+    return raw

@@ -51,3 +51,24 @@ class Failure:
             "log_excerpt": self.log_excerpt,
             "details": self.details,
         }
+
+
+def images_per_tag_lines(check: dict[str, Any], kind: str | None, lang: str = "en") -> list[str]:
+    """The images-per-tag finding as evidence lines (triage counted them; nobody said it in words)."""
+    kind = kind or ("このプロジェクトの種類" if lang == "ja" else "this project type")
+    counts, minimum, rec = check.get("counts") or {}, check.get("minimum"), check.get("recommended")
+    if not counts:
+        if lang == "ja":
+            return [f"プロジェクトにタグがありません。{kind} ではタグごとに {minimum} 枚以上のタグ付き画像が必要です"]
+        return [f"the project has no tags; at least {minimum} tagged images per tag are needed for {kind}"]
+    if lang == "ja":
+        out = [f"タグ {name!r}: タグ付き画像 {counts[name]} 枚、{kind} の最低は {minimum} 枚 (推奨 {rec} 枚以上)"
+               for name in check.get("below_minimum") or [] if name in counts]
+        out += [f"タグ {name!r}: タグ付き画像 {counts[name]} 枚、推奨の {rec} 枚未満"
+                for name in check.get("below_recommended") or [] if name in counts]
+        return out
+    out = [f"tag {name!r}: {counts[name]} tagged images, minimum {minimum} for {kind} ({rec}+ recommended)"
+           for name in check.get("below_minimum") or [] if name in counts]
+    out += [f"tag {name!r}: {counts[name]} tagged images, below the recommended {rec}"
+            for name in check.get("below_recommended") or [] if name in counts]
+    return out

@@ -8,10 +8,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.errors import InputError, TriageError
-from bot.failures import Failure
+from bot.failures import Failure, images_per_tag_lines
 from bot.playbooks.fields import TICKET_FIELDS
 from bot.redact import redact
 from bot.store import Store, Tx, dumps, utcnow
+from bot.ticket_words import (
+    JA_FIELD_LABELS,
+    KIND,
+    REQUESTER,
+    WARN,
+    evidence_line,
+    failed_attempts,
+    known_attempts,
+    relabel,
+    retries_text,
+    status_text,
+)
 
 STATUSES = ("draft", "ready", "sent")
 
@@ -52,9 +64,11 @@ class Warning_:
     code: str
     message: str
     blocking: bool
+    fix: str | None = None
+    """The exact command that clears it."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "blocking": self.blocking}
+        return {"code": self.code, "message": self.message, "blocking": self.blocking, "fix": self.fix}
 
 
 @dataclass
@@ -71,6 +85,11 @@ class Ticket:
     evidence: list[str] = field(default_factory=list)
     filing_subscription: str | None = None
     source: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
+    """What triage itself read (failed iterations, images per tag, the manifest analysis): the only
+    source of "already tried" entries and of the retry verdict besides the requester's own words."""
+    follows: int | None = None
+    """The sent ticket this one follows up (a sent ticket is never rewritten)."""
     status: str = "draft"
     id: int | None = None
     created: str | None = None
@@ -112,29 +131,27 @@ class Ticket:
 
     @property
     def warnings(self) -> list[Warning_]:
+        w = WARN[self.lang if self.lang in WARN else "en"]
+        n = self.id if self.id is not None else "N"
         out: list[Warning_] = []
         if self.service.startswith("azureml") or self.service == "customvision":
             resource_sub = self.resource_subscription
             filing = (self.filing_subscription or "").lower() or None
             if filing is None:
                 out.append(Warning_(
-                    "filing_subscription_unknown",
-                    "Say which subscription the ticket is filed from ([defaults] subscription_id in triage.toml or "
-                    "--subscription): Azure support can only investigate a resource from a ticket filed in the "
-                    "subscription that contains it.",
+                    "filing_subscription_unknown", w["filing_unknown"],
                     blocking="subscription_id" not in self.waivers,
+                    fix=f"triage ticket edit {n} --subscription {resource_sub or '<subscription-id>'}",
                 ))
             elif resource_sub and resource_sub != filing:
                 out.append(Warning_(
-                    "subscription_mismatch",
-                    f"The resource is in subscription {resource_sub} but the ticket would be filed from {filing}. "
-                    "Azure support cannot investigate a resource outside the subscription the ticket is filed from "
-                    "(stricter security checks at ticket creation); file it from subscription "
-                    f"{resource_sub}.",
-                    blocking=True,
+                    "subscription_mismatch", w["mismatch"].format(resource=resource_sub, filing=filing),
+                    blocking=True, fix=f"triage ticket edit {n} --subscription {resource_sub}",
                 ))
         for name in self.missing:
-            out.append(Warning_("missing_field", f"{name}: {TICKET_FIELDS.get(name, name)} has no value", blocking=True))
+            label = TICKET_FIELDS.get(name, name) if self.lang != "ja" else JA_FIELD_LABELS.get(name, name)
+            out.append(Warning_("missing_field", w["missing"].format(name=name, label=label), blocking=True,
+                                fix=f'triage ticket edit {n} --set {name}="…"'))
         return out
 
     @property
@@ -154,7 +171,10 @@ class Ticket:
             "missing_recommended": self.missing_recommended,
             "waivers": dict(self.waivers),
             "warnings": [w.to_json() for w in self.warnings],
-            "tried": list(self.tried),
+            "tried": known_attempts(self.facts, self.lang) + list(self.tried),
+            "failed_attempts": failed_attempts(self.facts),
+            "validation_analysis": self.facts.get("manifest"),
+            "follows": self.follows,
             "playbooks": list(self.playbooks),
             "evidence": list(self.evidence),
             "filing_subscription": self.filing_subscription,
@@ -169,6 +189,57 @@ def _clean(value: Any) -> str:
     return text[:_FIELD_VALUE_MAX]
 
 
+def _playbook_views(matches: list[Any], lang: str) -> list[dict[str, Any]]:
+    """The matched playbooks in the ticket's language (title, summary, steps from the playbook's own text)."""
+    from bot.commands.diagnose import engine, localize
+
+    eng = engine(None)
+    out = []
+    for m in matches:
+        i = eng.by_id.get(m.id)
+        d = localize(eng.playbooks[i], score=m.score, evidence=m.evidence, lang=lang) if i is not None else m
+        out.append({"id": d.id, "title": d.title, "summary": d.summary, "collect": d.collect,
+                    "steps": [s.as_text() for s in d.steps], "retryable": d.retryable})
+    return out
+
+
+def _relocalize_view(view: dict[str, Any], lang: str) -> dict[str, Any]:
+    from bot.commands.diagnose import engine, localize
+
+    eng = engine(None)
+    i = eng.by_id.get(view.get("id", ""))
+    if i is None:
+        return view
+    d = localize(eng.playbooks[i], score=0, evidence=[], lang=lang)
+    return view | {"title": d.title, "summary": d.summary, "steps": [s.as_text() for s in d.steps]}
+
+
+def _title(facts: dict[str, Any], playbooks: list[dict[str, Any]], lang: str) -> str:
+    kind, key, status = facts.get("kind", ""), facts.get("key", ""), facts.get("status", "")
+    kind_label = KIND.get(lang, {}).get(kind, kind)
+    head = playbooks[0]["title"] if playbooks else f"{kind_label} {status}"
+    return _clean(f"{head} — {kind_label} {key}")
+
+
+def relocalize(ticket: Ticket, lang: str) -> None:
+    """Switch a ticket's words to `lang`: playbook text, title, evidence labels, the retry field triage wrote."""
+    ticket.lang = lang
+    ticket.playbooks = [_relocalize_view(pb, lang) for pb in ticket.playbooks]
+    ticket.evidence = [relabel(e, lang) for e in ticket.evidence]
+    check = ticket.facts.get("images_per_tag")
+    if ticket.playbooks and ticket.playbooks[0]["id"] == "customvision.insufficient_training_images" and isinstance(check, dict):
+        # the evidence is triage's own count: say it in the ticket's language
+        lines = images_per_tag_lines(check, ticket.facts.get("domain_type"), lang)
+        ticket.evidence = [_clean(evidence_line(n, text, lang)) for n, text in enumerate(lines, 1)]
+    if ticket.facts.get("key"):
+        ticket.title = _title(ticket.facts, ticket.playbooks, lang)
+    retried = retries_text(ticket.facts, lang)
+    if retried and "retries_done" not in ticket.edited:
+        ticket.fields["retries_done"] = retried
+    if ticket.facts.get("error_message_status") and "error_message" not in ticket.edited:
+        ticket.fields["error_message"] = status_text(ticket.facts["error_message_status"], lang)
+
+
 def from_failure(failure: Failure, *, lang: str = "en", filing_subscription: str | None = None, tried: list[str] | None = None) -> Ticket:
     """A draft prefilled from a failure the bot found (lookups) and its matched playbooks."""
     fields = {k: _clean(v) for k, v in failure.fields.items() if k in TICKET_FIELDS and v not in (None, "")}
@@ -181,23 +252,53 @@ def from_failure(failure: Failure, *, lang: str = "en", filing_subscription: str
     service = failure.service
     if service == "azureml":
         service = "azureml-job" if failure.kind == "job" else "azureml-endpoint"
-    playbooks = [{"id": m.id, "title": m.title, "summary": m.summary, "collect": m.collect,
-                  "steps": [s.as_text() for s in m.steps], "retryable": m.retryable} for m in failure.matches]
-    title = failure.matches[0].title if failure.matches else f"{failure.kind} {failure.status}"
-    evidence = [_clean(f"line {e.line}: {e.text}") for m in failure.matches[:1] for e in m.evidence]
+    facts = _facts(failure)
+    playbooks = _playbook_views(failure.matches, lang)
+    evidence = [_clean(evidence_line(e.line, e.text, lang)) for m in failure.matches[:1] for e in m.evidence]
     ticket = Ticket(
         fingerprint=failure.fingerprint,
         service=service,
-        title=_clean(f"{title} — {failure.kind} {failure.key}"),
+        title=_title(facts, playbooks, lang),
         lang=lang,
         fields=fields,
         playbooks=playbooks,
         evidence=evidence,
         filing_subscription=filing_subscription,
         source=f"{failure.service}:{failure.target}:{failure.kind}:{failure.key}",
+        facts=facts,
+        tried=[{"step": _clean(t), "outcome": REQUESTER[lang if lang in REQUESTER else "en"]} for t in tried or [] if t.strip()],
     )
-    ticket.tried = already_tried(ticket, extra=tried or [])
+    relocalize(ticket, lang)
     return ticket
+
+
+def _facts(failure: Failure) -> dict[str, Any]:
+    """What the lookup itself established, kept so the ticket can say it in any language."""
+    d = failure.details or {}
+    facts: dict[str, Any] = {"kind": failure.kind, "key": failure.key, "status": failure.status}
+    if isinstance(d.get("failed_attempts"), list):
+        facts["failed_attempts"] = d["failed_attempts"]
+        facts["superseded"] = bool(d.get("superseded"))
+    elif failure.fields.get("retries_done"):
+        facts["retries_reported"] = _clean(failure.fields["retries_done"])
+    if isinstance(d.get("images_per_tag"), dict):
+        facts["images_per_tag"] = d["images_per_tag"]
+        if d.get("domain_type"):
+            facts["domain_type"] = d["domain_type"]
+    if failure.service == "customvision" and str(failure.fields.get("error_message", "")).startswith("iteration status "):
+        facts["error_message_status"] = failure.fields["error_message"].removeprefix("iteration status ")
+    manifest = d.get("manifest")
+    if isinstance(manifest, dict) and (manifest.get("validation") or manifest.get("line_errors") or manifest.get("problems")):
+        facts["manifest"] = {
+            "summary": manifest.get("summary_line") or "",
+            "validation": manifest.get("validation") or {},
+            "line_errors": [
+                {k: row.get(k) for k in ("code", "dataset", "lines", "count", "message", "example_lines", "playbook", "location")}
+                for row in manifest.get("line_errors") or []
+            ],
+            "problems": list(manifest.get("problems") or []),
+        }
+    return facts
 
 
 _TEXT_FIELDS: list[tuple[str, re.Pattern[str]]] = [
@@ -232,24 +333,9 @@ def extract_fields(text: str) -> dict[str, str]:
     return out
 
 
-def already_tried(ticket: Ticket, extra: list[str]) -> list[dict[str, str]]:
-    """The playbook's first steps (retry, data check) with their outcome when the bot knows it."""
-    out: list[dict[str, str]] = []
-    if ticket.playbooks:
-        steps = ticket.playbooks[0]["steps"][:2]
-        known = {
-            0: ticket.fields.get("retries_done"),
-            1: ticket.fields.get("images_per_tag") if ticket.service == "customvision" else None,
-        }
-        for i, step in enumerate(steps):
-            out.append({"step": step.split("\n", 1)[0], "outcome": known.get(i) or "not recorded"})
-    out += [{"step": _clean(t), "outcome": "reported by the requester"} for t in extra if t.strip()]
-    return out
-
-
 # -- storage ------------------------------------------------------------------------------
 
-_BODY_KEYS = ("fields", "waivers", "edited", "tried", "playbooks", "evidence", "filing_subscription", "source")
+_BODY_KEYS = ("fields", "waivers", "edited", "tried", "playbooks", "evidence", "filing_subscription", "source", "facts", "follows")
 
 
 def _row_to_ticket(row: dict[str, Any]) -> Ticket:
@@ -266,29 +352,36 @@ def _body(t: Ticket) -> str:
 
 
 class TicketStore:
-    """Drafts in the store: one ticket per failure fingerprint (a unique index), with an edit history."""
+    """Drafts in the store: one open ticket per failure fingerprint (a unique index), with an edit history."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
     def save_draft(self, draft: Ticket, *, actor: str) -> tuple[Ticket, bool]:
-        """Insert, or update the ticket of the same failure. Returns (ticket, created)."""
+        """Insert, or update the open ticket of the same failure. Returns (ticket, created).
+
+        A ticket marked sent is never rewritten: the same failure drafted again opens a follow-up
+        that links to it, and its history records every field that differs, old and new.
+        """
         with self.store.transaction() as db:
             now = utcnow()
             # One statement decides, whichever process or host drafts the same failure at the same time.
-            new_id = db.scalar(
-                "insert into tickets (fingerprint, service, status, title, lang, body, created, updated, sent_at) "
-                "values (?, ?, 'draft', ?, ?, ?, ?, ?, null) on conflict (fingerprint) do nothing returning id",
-                [draft.fingerprint, draft.service, draft.title, draft.lang, _body(draft), now, now])
-            if new_id is not None:
-                draft.created = draft.updated = now
-                draft.status = "draft"
-                draft.id = int(new_id)
+            if self._insert(db, draft, now):
                 self._history(db, draft.id, actor, "created", {"source": draft.source})
                 return draft, True
-            row = db.one("select * from tickets where fingerprint = ?", [draft.fingerprint], for_update=True)
-            assert row is not None  # the insert above conflicted with it
-            current = _row_to_ticket(row)
+            chain = self._chain(db, draft.fingerprint)
+            current = chain[0]
+            if current.status == "sent":
+                root = draft.fingerprint.split("+", 1)[0]
+                draft.fingerprint = f"{root}+{len(chain)}"
+                draft.follows = current.id
+                if not self._insert(db, draft, now):  # raced by another host: it made the follow-up
+                    raise TicketStateError(f"a follow-up of ticket #{current.id} was just opened elsewhere",
+                                           hint="draft again to update it")
+                changes = _differences(current, draft)
+                self._history(db, draft.id, actor, f"follow-up of #{current.id}",
+                              {"follows": current.id, "changed": changes})
+                return draft, True
             changes = {}
             for name, value in draft.fields.items():
                 if name in current.edited:
@@ -297,10 +390,31 @@ class TicketStore:
                     changes[name] = {"from": current.fields.get(name), "to": value}
                     current.fields[name] = value
             current.playbooks, current.evidence, current.tried = draft.playbooks, draft.evidence, _merge_tried(current.tried, draft.tried)
+            current.facts = draft.facts
             current.filing_subscription = draft.filing_subscription or current.filing_subscription
             current.lang, current.title = draft.lang, draft.title
             self._write(db, current, actor, "redrafted", changes)
             return current, False
+
+    def _chain(self, db: Tx, fingerprint: str) -> list[Ticket]:
+        """A failure's tickets, newest first and locked: the first one and its follow-ups (fingerprint+N)."""
+        root = fingerprint.split("+", 1)[0]
+        rows = db.query("select * from tickets where fingerprint = ? or fingerprint like ? order by id desc",
+                        [root, root + "+%"], for_update=True)
+        return [_row_to_ticket(r) for r in rows]
+
+    def _insert(self, db: Tx, draft: Ticket, now: str) -> bool:
+        """Insert the draft unless its fingerprint exists; True when it was inserted."""
+        new_id = db.scalar(
+            "insert into tickets (fingerprint, service, status, title, lang, body, created, updated, sent_at) "
+            "values (?, ?, 'draft', ?, ?, ?, ?, ?, null) on conflict (fingerprint) do nothing returning id",
+            [draft.fingerprint, draft.service, draft.title, draft.lang, _body(draft), now, now])
+        if new_id is None:
+            return False
+        draft.created = draft.updated = now
+        draft.status = "draft"
+        draft.id = int(new_id)
+        return True
 
     def _write(self, db: Tx, t: Ticket, actor: str, action: str, change: dict[str, Any]) -> None:
         if t.status == "ready" and t.blocking:
@@ -316,7 +430,10 @@ class TicketStore:
         return self._get_in(self.store.tx(), ticket_id)
 
     def find(self, fingerprint: str) -> Ticket | None:
-        row = self.store.tx().one("select * from tickets where fingerprint = ?", [fingerprint])
+        """The newest ticket of a failure (a follow-up when the first was sent)."""
+        root = fingerprint.split("+", 1)[0]
+        row = self.store.tx().one("select * from tickets where fingerprint = ? or fingerprint like ? order by id desc limit 1",
+                                  [root, root + "+%"])
         return _row_to_ticket(row) if row else None
 
     def list(self, status: str | None = None, limit: int = 50) -> list[Ticket]:
@@ -364,8 +481,9 @@ class TicketStore:
             if filing_subscription is not None:
                 change["filing_subscription"] = {"from": t.filing_subscription, "to": filing_subscription}
                 t.filing_subscription = filing_subscription
-            if lang is not None:
-                t.lang = lang
+            if lang is not None and lang != t.lang:
+                change["lang"] = {"from": t.lang, "to": lang}
+                relocalize(t, lang)
             self._write(db, t, actor, "edited", change)
             return t
 
@@ -375,12 +493,16 @@ class TicketStore:
             raise InputError(f"cannot mark a ticket {status!r}", hint="use ready or sent")
         with self.store.transaction() as db:
             t = self._get_in(db, ticket_id, lock=True)
+            if t.status == "sent":
+                if status == "sent":
+                    return t
+                raise TicketStateError(f"ticket #{ticket_id} was already sent; it is kept as it was sent",
+                                       hint="draft the failure again to open a follow-up linked to it")
             if t.blocking:
                 reasons = "; ".join(w.message for w in t.blocking)
+                fixes = [w.fix for w in t.blocking if w.fix]
                 raise TicketStateError(f"ticket #{ticket_id} is still a draft: {reasons}",
-                                       hint="fill fields with `triage ticket edit N --set FIELD=VALUE` or waive them with --waive FIELD --reason …")
-            if status == "sent" and t.status == "sent":
-                return t
+                                       hint="run: " + " ; ".join(f"`{f}`" for f in fixes) if fixes else None)
             t.status = status
             if status == "sent":
                 db.update("tickets", {"id": t.id}, {"sent_at": utcnow()})
@@ -393,6 +515,17 @@ class TicketStore:
         if row is None:
             raise TicketNotFound(f"no ticket #{ticket_id}", hint="`triage ticket list` shows the tickets")
         return _row_to_ticket(row)
+
+
+def _differences(old: Ticket, new: Ticket) -> dict[str, dict[str, Any]]:
+    """Every field (and the title) that differs between a sent ticket and its follow-up, old and new."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in sorted(set(old.fields) | set(new.fields)):
+        if old.fields.get(name) != new.fields.get(name):
+            out[name] = {"from": old.fields.get(name), "to": new.fields.get(name)}
+    if old.title != new.title:
+        out["title"] = {"from": old.title, "to": new.title}
+    return out
 
 
 def _merge_tried(old: list[dict[str, str]], new: list[dict[str, str]]) -> list[dict[str, str]]:

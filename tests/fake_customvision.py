@@ -24,6 +24,9 @@ TOKEN_WITHOUT_ROLE = "token-without-role"
 GENERAL_CLASSIFICATION = "ee85a74c-405e-4adc-bb47-ffa8ca0c9f31"
 GENERAL_DETECTION = "da2e3a8a-40a5-4171-82f4-58522f70fbc1"
 
+PROXY_LOGIN_PAGE = (b"<!DOCTYPE html><html><head><title>Corporate Proxy - Sign in</title></head>"
+                    b"<body><form action='/login'>user <input name=u></form></body></html>")
+
 GATEWAY_401 = {
     "error": {
         "code": "401",
@@ -137,7 +140,9 @@ class FakeCustomVision:
         self.server.server_close()
 
     def queue(self, path_regex: str, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        """Answer the next request whose path matches with this response, once."""
+        """Answer the next request whose path matches with this response, once.
+
+        status 0 stalls for `body` seconds; bytes bodies are sent raw (text/html unless headers say)."""
         with self._lock:
             self._queued.append((re.compile(path_regex), status, body, headers or {}))
 
@@ -231,10 +236,14 @@ class FakeCustomVision:
                 return 401, GATEWAY_401
 
             def _send(self, status: int, body: Any, headers: dict[str, str]) -> None:
-                data = json.dumps(body).encode()
+                # bytes are sent as they are (a proxy's HTML page); anything else as JSON
+                raw = isinstance(body, bytes)
+                data = body if raw else json.dumps(body).encode()
+                headers = dict(headers)
+                ctype = headers.pop("Content-Type", "text/html; charset=utf-8" if raw else "application/json; charset=utf-8")
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json; charset=utf-8")
+                    self.send_header("Content-Type", ctype)
                     self.send_header("Content-Length", str(len(data)))
                     for k, v in headers.items():
                         self.send_header(k, v)

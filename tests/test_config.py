@@ -188,3 +188,70 @@ def test_a_database_url_that_is_not_postgresql_is_refused_without_echoing_it():
     with pytest.raises(ConfigError) as e:
         config.Settings(config.parse(""), {"DATABASE_URL": "mysql://u:secret@db/x"}).store_location()
     assert "DATABASE_URL names a mysql database" in e.value.message and "secret" not in e.value.message
+
+
+# ---- config check as a process: schema errors and unset variables together, exit 1 --------------------
+
+
+def _triage(*args: str, env: dict[str, str] | None = None):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "CV_"))}
+    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=120,
+                          env=base | {"PYTHONPATH": str(root)} | (env or {}))
+
+
+def test_config_check_reports_schema_errors_and_unset_keys_of_every_target_together(tmp_path):
+    path = tmp_path / "triage.toml"
+    path.write_text(f"""
+[defaults]
+lang = "fr"
+
+[[customvision]]
+name = "cv-broken"
+endpoint = "cv.example.com"
+training_key_env = "CV_BROKEN_KEY"
+resource_id = "{RID}"
+
+[[customvision]]
+name = "cv-unset"
+endpoint = "https://cv.cognitiveservices.azure.com"
+training_key_env = "CV_UNSET_KEY"
+resource_id = "{RID}"
+
+[[azureml]]
+name = "aml"
+subscription_id = "{SUB}"
+resource_group = "rg"
+workspace = "ws"
+colour = "blue"
+
+[[rekognition]]
+name = "aws"
+region = "us-east"
+""", encoding="utf-8")
+    r = _triage("--config", str(path), "config", "check", "--json")
+    assert r.returncode == 1, r.stderr
+    doc = json.loads(r.stdout)
+    errors = {(c["service"], c["target"]): c["message"] for c in doc["checks"] if c["level"] == "error"}
+    assert "endpoint" in errors[("customvision", "cv-broken")]
+    assert errors[("customvision", "cv-unset")] == "environment variable CV_UNSET_KEY is not set"
+    assert "colour" in errors[("azureml", "aml")]
+    assert "region" in errors[("rekognition", "aws")]
+    assert "lang" in errors[("defaults", "")]
+    assert doc["errors"] == 5
+    text = _triage("--config", str(path), "config", "check")
+    assert text.returncode == 1 and "5 error(s)" in text.stdout and "Traceback" not in text.stderr
+
+
+def test_config_check_of_a_missing_or_broken_file_exits_1(tmp_path):
+    r = _triage("--config", str(tmp_path / "nope.toml"), "config", "check")
+    assert r.returncode == 1 and "config file not found" in r.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[customvision]\nname = ", encoding="utf-8")
+    r = _triage("--config", str(bad), "config", "check", "--json")
+    assert r.returncode == 1 and "invalid TOML" in json.loads(r.stdout)["checks"][0]["message"]

@@ -15,6 +15,7 @@ from bot.providers import get_provider
 from bot.providers.customvision import CustomVisionProvider, images_per_tag
 from bot.providers.retry import RetryPolicy
 from fake_customvision import (
+    PROXY_LOGIN_PAGE,
     DEFECTS,
     GATEWAY_401,
     IT_FAILED,
@@ -205,7 +206,7 @@ def test_persistent_429_gives_cloud_throttled_after_bounded_attempts(fake):
         provider(fake, sleeps).probe()
     assert fake.paths().count("/customvision/v3.3/training/projects") == 4
     assert len(sleeps) == 3
-    assert "429" in e.value.message and "4 attempts" in e.value.message
+    assert "429" in e.value.message and "tried 4 times" in e.value.message
 
 
 def test_retry_after_beyond_the_bound_gives_up_at_once(fake):
@@ -225,12 +226,49 @@ def test_backoff_grows_exponentially_with_jitter(fake):
     assert sleeps == [0.25, 0.5, 1.0]  # base 0.5 s doubling, times the injected jitter 0.5
 
 
-def test_timeout_gives_cloud_timeout(fake):
-    fake.queue(r"/projects$", 0, 2.0)  # stall for 2 s
+def test_timeout_is_retried_once_then_gives_cloud_timeout(fake):
+    for _ in range(3):
+        fake.queue(r"/projects$", 0, 2.0)  # stall for 2 s
     s = settings_for(fake.endpoint, extra="timeout_s = 0.2")
     with pytest.raises(CloudTimeout) as e:
         provider(fake, settings=s).probe()
-    assert "0.2 s" in e.value.message
+    assert "0.2 s" in e.value.message and "tried 2 times" in e.value.message
+    assert fake.paths().count("/customvision/v3.3/training/projects") == 2
+    assert e.value.hint
+
+
+def test_one_timeout_then_an_answer_is_fine(fake):
+    fake.queue(r"/projects$", 0, 2.0)
+    s = settings_for(fake.endpoint, extra="timeout_s = 0.2")
+    assert "2 project(s)" in provider(fake, settings=s).probe()
+
+
+def test_200_with_a_proxy_login_page_is_an_error_with_a_hint(fake, standin_library):
+    fake.queue(r"/projects$", 200, PROXY_LOGIN_PAGE)
+    with pytest.raises(CloudError) as e:
+        provider(fake).failures()
+    assert "not JSON" in e.value.message and "Corporate Proxy - Sign in" in e.value.message
+    assert "proxy or a wrong endpoint" in e.value.hint
+    assert fake.paths().count("/customvision/v3.3/training/projects") == 1  # not retried: a page will not change
+
+
+def test_404_names_what_was_missing_once_with_a_hint(fake):
+    fake.queue(r"/projects$", 404, {"error": {"code": "404", "message": "Resource not found"}})
+    with pytest.raises(CloudNotFound) as e:
+        provider(fake).probe()
+    assert "HTTP 404: Resource not found" in e.value.message and "404 404" not in e.value.message
+    assert "list projects" in e.value.message and "triage ids customvision" in e.value.hint
+
+
+def test_5xx_after_retries_says_the_service_is_failing(fake):
+    for _ in range(6):
+        fake.queue(r"/projects$", 503, {"code": "ErrorUnknown", "message": "try later"})
+    sleeps = Sleeps()
+    with pytest.raises(CloudError) as e:
+        provider(fake, sleeps).probe()
+    assert fake.paths().count("/customvision/v3.3/training/projects") == 4
+    assert "tried 4 times" in e.value.message and "HTTP 503 ErrorUnknown: try later" in e.value.message
+    assert "azure.status.microsoft" in e.value.hint and "later" in e.value.hint
 
 
 def test_unreachable_endpoint_is_a_plain_cloud_error():

@@ -17,6 +17,7 @@ from bot import config
 from bot.cli import cli
 from bot.errors import CloudAuthError, CloudNotFound, CloudThrottled, CloudTimeout, ConfigError, InputError
 from bot.providers.rekognition import RekognitionProvider
+from bot.providers.retry import RetryPolicy
 from standin_playbooks import standin_library  # noqa: F401  (fixture)
 
 REGION = "us-east-1"
@@ -358,10 +359,15 @@ def test_bad_credentials_are_named(aws):
 
 
 def test_throttling_becomes_cloud_throttled(aws):
-    aws.stub.add_client_error("describe_projects", service_error_code="ThrottlingException",
-                              service_message="Rate exceeded", http_status_code=400)
-    with pytest.raises(CloudThrottled):
-        make(aws).probe()
+    for _ in range(4):
+        aws.stub.add_client_error("describe_projects", service_error_code="ThrottlingException",
+                                  service_message="Rate exceeded", http_status_code=400)
+    s = settings_for()
+    p = RekognitionProvider(s.config.rekognition[0], s, client=aws.rek, retry=RetryPolicy(sleep=lambda s: None))
+    with pytest.raises(CloudThrottled) as e:
+        p.probe()
+    assert "tried 4 times" in e.value.message
+    aws.stub.assert_no_pending_responses()
 
 
 def test_s3_access_denied_names_s3_getobject(aws, standin_library):

@@ -208,10 +208,19 @@ def config_check(ctx: click.Context, live: bool, as_json: bool) -> None:
       triage config check
       triage --config prod.toml config check --live --json
     """
+    from bot import config
     from bot.commands import config_check as check_cmd
+    from bot.errors import ConfigError
     from bot.render import lookups
 
-    report = check_cmd.config_check(settings(ctx), live, overrides=provider_overrides(ctx))
+    root = ctx.find_root().obj
+    try:
+        loaded, problems = config.load_checked(root.get("config_path"))
+    except ConfigError as e:  # no file, or not TOML: nothing else can be checked
+        report = check_cmd.ConfigReport(None, live, [check_cmd.Check("", "", "error", e.message, e.hint)])
+    else:
+        root["settings"] = loaded
+        report = check_cmd.config_check(loaded, live, overrides=provider_overrides(ctx), problems=problems)
     emit_json(report.to_json()) if as_json else emit(lookups.render_config_check(report))
     if not report.ok:
         raise SystemExit(1)

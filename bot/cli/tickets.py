@@ -40,9 +40,13 @@ def _print_draft(result: Any, fmt: str) -> None:
         emit_json(result.to_json())
         return
     state = "created" if result.created else "updated (same failure, same ticket)"
+    if t.follows:
+        state = f"created as a follow-up of #{t.follows} (already sent, so kept as it was)"
     click.echo(redact(f"ticket #{t.id} {state}; status {t.status}"), err=True)
     for w in t.blocking:
         click.echo(redact(f"  blocking: {w.message}"), err=True)
+        if w.fix:
+            click.echo(redact(f"    fix: {w.fix}"), err=True)
     emit(render_ticket(t, fmt))
 
 
@@ -252,9 +256,11 @@ def ticket_export(ctx: click.Context, ticket_id: int, fmt: str, lang: str | None
     from bot.render.ticket import render_ticket
     from bot.tickets import TicketStore
 
+    from bot.tickets import relocalize
+
     t = TicketStore(_store(ctx)).get(ticket_id)
-    if lang:
-        t.lang = lang
+    if lang and lang != t.lang:
+        relocalize(t, lang)
     text = render_ticket(t, fmt)
     if output:
         output.write_text(text, encoding="utf-8")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.commands.targets import CLOUD_SERVICES, overrides_for
-from bot.config import CustomVisionTarget, RekognitionTarget, Settings, Target
+from bot.config import AzureMLTarget, CustomVisionTarget, Problem, RekognitionTarget, Settings, Target
 from bot.errors import TriageError
 from bot.identifiers import check_text_name, check_uuid, is_arn, looks_like_uuid_attempt, parse_rekognition_arn
 from bot.identifiers import check_rekognition_project_name
@@ -48,13 +48,21 @@ class ConfigReport:
 
 
 def config_check(
-    settings: Settings, live: bool = False, *, overrides: dict[str, dict[str, Any]] | None = None
+    settings: Settings,
+    live: bool = False,
+    *,
+    overrides: dict[str, dict[str, Any]] | None = None,
+    problems: list[Problem] | None = None,
 ) -> ConfigReport:
-    """Every problem at once: missing key variables, malformed project IDs/ARNs, ticket subscription,
-    and with `live` one cheap read per target (run concurrently)."""
+    """Every problem at once: schema errors (from `config.load_checked`), missing key variables,
+    malformed project IDs/ARNs, ticket subscription, and with `live` one cheap read per target
+    (run concurrently). Targets with a schema error are reported and not probed."""
     report = ConfigReport(str(settings.path) if settings.path else None, live)
+    for p in problems or []:
+        where = f"{p.field}: " if p.field else ""
+        report.checks.append(Check(p.section, p.target, "error", f"{where}{p.message}", _schema_hint(p)))
     pairs = [(s, t) for s in CLOUD_SERVICES for t in settings.config.targets(s)]
-    if not pairs:
+    if not pairs and not problems:
         report.checks.append(
             Check("", "", "warning", "no targets configured" + ("" if settings.path else " (no triage.toml found)"),
                   "add a [[customvision]], [[azureml]] or [[rekognition]] section; see README: Configuration")
@@ -102,6 +110,9 @@ def _static(settings: Settings, service: str, target: Target) -> list[Check]:
                 "Custom Vision support tickets must be filed from the subscription that holds the resource")
         for p in target.projects:
             _try(add, lambda p=p: check_uuid(p, "Project Id") if looks_like_uuid_attempt(p) else check_text_name(p, "project name"))
+    elif isinstance(target, AzureMLTarget):
+        add("ok", f"Resource Manager {target.arm_endpoint} ({target.cloud}"
+            + (", custom endpoint)" if target.resource_manager_endpoint else ")"))
     elif isinstance(target, RekognitionTarget):
         for p in target.projects:
             def check(p: str = p) -> None:
@@ -115,6 +126,14 @@ def _static(settings: Settings, service: str, target: Target) -> list[Check]:
     if not any(c.level in ("error", "warning") for c in out):
         add("ok", "configuration looks complete")
     return out
+
+
+def _schema_hint(p: Problem) -> str | None:
+    if p.field.startswith("training_key_env"):
+        return "training_key_env names the variable (CV_TRAINING_KEY), never the key itself"
+    if p.message.startswith("Extra inputs"):
+        return "remove the key or check its spelling (README: Configuration lists every key)"
+    return None
 
 
 class _Problem(TriageError):

@@ -12,7 +12,9 @@ through. Tests replace it (or pass credential= and transport=) to replay recorde
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import logging
 import re
 import threading
@@ -38,7 +40,7 @@ from bot.errors import CloudError, CloudNotFound, InputError
 from bot.failures import Failure
 from bot.identifiers import check_aml_endpoint_name, check_aml_job_name, did_you_mean
 from bot.pool import pmap
-from bot.providers.azureml_errors import Missing, first_line, translate
+from bot.providers.azureml_errors import Missing, first_line, not_json, translate
 from bot.providers.azureml_results import (
     diagnose_failure,
     AzureMLIds,
@@ -53,8 +55,6 @@ from bot.providers.azureml_results import (
 )
 from bot.redact import redact
 
-ARM_HOST = "management.azure.com"
-ARM_SCOPE = "https://management.azure.com/.default"
 CONTAINERS = {"inference-server": "InferenceServer", "storage-initializer": "StorageInitializer"}
 """`--container` values: the SDK's container_type (kebab-case) -> what goes on the wire."""
 JOBS_SCANNED = 50  # the first jobs the service lists (newest first in practice); sorted again here
@@ -64,6 +64,7 @@ FAILURE_LOG_LINES = 200
 LOG_FULL_READ_MAX = 8 * 1024 * 1024  # a bigger job log is read from its last LOG_TAIL_BYTES only
 LOG_TAIL_BYTES = 2 * 1024 * 1024
 WORKERS = 6
+TIMEOUT_RETRIES = 1
 
 # The SDK logs "Proceeding with no tenant id appended to studio URL" at INFO to its own stderr
 # handler, and every failed call at ERROR (telemetry). We report errors ourselves, once.
@@ -95,7 +96,24 @@ def connect(target: AzureMLTarget) -> Connection:
     from azure.identity import DefaultAzureCredential
 
     transport = BoundedTransport(connection_timeout=min(10.0, target.timeout_s), read_timeout=target.timeout_s)
-    return Connection(DefaultAzureCredential(), transport, timeout_s=target.timeout_s, owns_transport=True)
+    credential = DefaultAzureCredential(authority=target.authority)  # sign-in host of the target's cloud
+    return Connection(credential, transport, timeout_s=target.timeout_s, owns_transport=True)
+
+
+def cloud_kwargs(target: AzureMLTarget) -> dict[str, Any]:
+    """MLClient's cloud arguments: the national cloud, or a custom cloud whose Resource Manager is the override.
+
+    azure-ai-ml keeps clouds in a process-wide table; a custom endpoint is registered under a name of
+    its own (the cloud and the URL hashed), so two targets with different endpoints never mix.
+    """
+    if not target.resource_manager_endpoint:
+        return {"cloud": target.cloud}
+    from azure.ai.ml._azure_environments import _get_cloud  # the national cloud's other endpoints
+
+    base = dict(_get_cloud(target.cloud))
+    base["resource_manager"] = target.resource_manager_endpoint + "/"
+    digest = hashlib.sha256(f"{target.cloud} {target.resource_manager_endpoint}".encode()).hexdigest()[:10]
+    return {"cloud": f"triage-{target.cloud}-{digest}", "cloud_metadata": base}
 
 
 class BoundedTransport(RequestsTransport):
@@ -185,6 +203,9 @@ class AzureMLProvider:
             "retry_total": conn.retry_total,
             "retry_backoff_factor": conn.retry_backoff_factor,
             "retry_backoff_max": conn.retry_backoff_max,
+            # a connect or read timeout is retried once: one call costs at most about twice timeout_s
+            "retry_connect": TIMEOUT_RETRIES,
+            "retry_read": TIMEOUT_RETRIES,
         }
         # Construction makes no network call and asks for no token (apis.md §2.1).
         self.ml = MLClient(
@@ -194,6 +215,7 @@ class AzureMLProvider:
             workspace_name=target.workspace,
             transport=conn.transport,
             show_progress=False,
+            **cloud_kwargs(target),
             **self.retry_kwargs,
         )
         self._region = target.region
@@ -246,10 +268,14 @@ class AzureMLProvider:
         failed_deps = [d for d in deployments if _value(d.provisioning_state) == "Failed"]
         failed_jobs = [j for j in self._recent_jobs(scan=JOBS_SCANNED) if _value(j.status) == "Failed"]
         failed_jobs = failed_jobs[:FAILED_JOBS_DIAGNOSED]
+        history_down: CloudError | None = None
         if failed_jobs:
-            self._warm_run_history()
+            try:
+                self._warm_run_history()
+            except CloudError as e:  # Run History is down: deployments (ARM) are still reported
+                history_down = e
         out = pmap(self._deployment_failure, failed_deps, WORKERS)
-        out += pmap(self._job_failure, failed_jobs, WORKERS)
+        out += pmap(lambda j: self._job_failure(j, history_down), failed_jobs, WORKERS)
         return out
 
     def probe(self) -> str:
@@ -287,7 +313,7 @@ class AzureMLProvider:
             self._warm_run_history()
             error = self._job_error(job_name)
         except CloudError as e:  # the ARM job is still worth showing; say why the error is missing
-            notes.append(f"the job's run details could not be read: {e}")
+            notes.append(f"the job's run details could not be read (Run History): {_said(e)}")
         if error is not None and error.log_files:
             try:
                 log = self._job_log_tail(error.log_files, lines)
@@ -379,7 +405,14 @@ class AzureMLProvider:
     def _warm_run_history(self) -> None:
         """Resolve the Run History URL (workspace -> discovery) once, before threads race to do it."""
         with self._runs_lock, self._cloud("finding the workspace's Run History service"):
-            self.ml.jobs._runs_operations  # noqa: B018 - the property makes the two discovery calls
+            try:
+                self.ml.jobs._runs_operations  # noqa: B018 - the property makes the two discovery calls
+            except (KeyError, TypeError, ValueError):  # the SDK indexes a failed discovery answer
+                raise CloudError(
+                    "the workspace's Run History service could not be found: the workspace discovery service "
+                    "did not give its address (it may be failing)",
+                    hint="job errors and logs live in Run History; try again later, or open the job in studio",
+                ) from None
 
     def _job_error(self, job_name: str) -> JobError:
         # Private but documented route (apis.md §2.3): the public one, jobs.stream(), prints to
@@ -436,12 +469,13 @@ class AzureMLProvider:
     def _operation_error(self, dep: Any) -> OperationError | None:
         """The error of the deployment's last ARM operation, if ARM still has it."""
         uri = (getattr(dep, "properties", None) or {}).get("AzureAsyncOperationUri")
-        if not uri or urlsplit(uri).scheme != "https" or urlsplit(uri).hostname != ARM_HOST:
-            return None  # the bearer token goes to ARM only
+        arm = urlsplit(self.target.arm_endpoint)
+        if not uri or urlsplit(uri).scheme != "https" or urlsplit(uri).netloc.lower() != arm.netloc.lower():
+            return None  # the bearer token goes to this cloud's Resource Manager only
         client = PipelineClient(
             base_url="",
             transport=self.conn.transport,
-            policies=[RetryPolicy(**self.retry_kwargs), BearerTokenCredentialPolicy(self.credential, ARM_SCOPE)],
+            policies=[RetryPolicy(**self.retry_kwargs), BearerTokenCredentialPolicy(self.credential, self.target.arm_scope)],
         )
         with self._cloud(f"reading the last operation of deployment {dep.name!r}"):
             resp = client.send_request(HttpRequest("GET", uri))
@@ -475,13 +509,13 @@ class AzureMLProvider:
         try:
             op = self._operation_error(dep)
         except CloudError as e:
-            notes.append(f"operation status not readable: {e.message}")
+            notes.append(f"the deployment's last operation (Resource Manager) could not be read: {_said(e)}")
         log_text, container = "", None
         for c in CONTAINERS:  # inference-server first; storage-initializer when that one is empty
             try:
                 log_text = self.deployment_logs(dep.endpoint_name, dep.name, lines=FAILURE_LOG_LINES, container=c)
             except CloudError as e:
-                notes.append(f"{c} log not readable: {e.message}")
+                notes.append(f"the {c} container log could not be read: {e.message}")
                 break
             if log_text.strip():
                 container = c
@@ -521,17 +555,23 @@ class AzureMLProvider:
             details={"container": container, "operation": op.__dict__ if op else None, "notes": notes},
         )
 
-    def _job_failure(self, job: Any) -> Failure:
+    def _job_failure(self, job: Any, history_down: CloudError | None = None) -> Failure:
         view = self._job_view(job)
         notes: list[str] = []
         error: JobError | None = None
         log: LogTail | None = None
-        try:
-            error = self._job_error(job.name)
-            if error.log_files:
-                log = self._job_log_tail(error.log_files, FAILURE_LOG_LINES)
-        except CloudError as e:
-            notes.append(f"run details or log not readable: {e.message}")
+        if history_down is not None:
+            notes.append(f"the job's run details could not be read (Run History): {_said(history_down)}")
+        else:
+            try:
+                error = self._job_error(job.name)
+            except CloudError as e:
+                notes.append(f"the job's run details could not be read (Run History): {_said(e)}")
+            if error is not None and error.log_files:
+                try:
+                    log = self._job_log_tail(error.log_files, FAILURE_LOG_LINES)
+                except CloudError as e:
+                    notes.append(f"the job's user log could not be downloaded: {e.message}")
         matches = diagnose_failure(error.text.splitlines() if error else [], log.text if log else "", self.lang)
         fields = self._base_fields() | {
             "job_name": view.name,
@@ -553,6 +593,8 @@ class AzureMLProvider:
         summary = f"job {view.name} ({view.display_name or view.experiment or 'job'}) failed"
         if error and error.code:
             summary += f": {error.code}: {first_line(error.message)}"
+        elif error is None:
+            summary += "; its run details could not be read, so the cause is not known"
         return Failure(
             service=self.service,
             target=self.target.name,
@@ -596,9 +638,16 @@ class AzureMLProvider:
             raise
         except AzureError as e:
             raise translate(e, doing=doing, target=self.target, missing=missing, retries=self.conn.retry_total) from None
+        except json.JSONDecodeError:  # the SDK parses a 2xx body itself: an HTML page ends here
+            raise not_json(doing, self.target) from None
 
 
 # ---- helpers ---------------------------------------------------------------------------------
+
+
+def _said(e: CloudError) -> str:
+    """An error and its hint on one line, for a note."""
+    return e.message + (f" (hint: {e.hint})" if e.hint else "")
 
 _USER_LOG_ORDER = [
     re.compile(r"^user_logs/std_log[\D]*[0]*(?:_ps)?\.txt$"),  # the primary node's user log

@@ -14,6 +14,7 @@ from azure.ai.ml.exceptions import MlException
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
+    DecodeError,
     HttpResponseError,
     ResourceNotFoundError,
     ServiceRequestError,
@@ -62,6 +63,25 @@ def _error_parts(e: AzureError) -> tuple[int | None, str, str, str | None]:
     return status, code, message, request_id
 
 
+STATUS_PAGE = "https://azure.status.microsoft/status"
+
+
+def _said(status: int | None, code: str) -> str:
+    """`404 ResourceNotFound`, or just `404` when the code repeats the status (never `404 404`)."""
+    if status is None:
+        return code or "no status"
+    return f"{status} {code}" if code and code != str(status) else str(status)
+
+
+def not_json(doing: str, target: AzureMLTarget, said: str = "") -> CloudError:
+    """An answer that is not JSON: a proxy's login page or another service, not Resource Manager."""
+    return CloudError(
+        f"the answer while {doing} is not JSON" + (f" ({said})" if said else "") + ": it did not come from Azure",
+        hint=f"a proxy or a wrong endpoint answered: check cloud / resource_manager_endpoint ({target.arm_endpoint}) "
+        "for this target and the proxy settings (HTTPS_PROXY, NO_PROXY)",
+    )
+
+
 def translate(
     e: AzureError,
     *,
@@ -82,7 +102,7 @@ def translate(
                 "AZURE_CLIENT_SECRET, or run where a managed identity is assigned: triage uses DefaultAzureCredential",
             )
         return CloudAuthError(
-            f"Azure rejected the credential while {doing} ({status} {code}): {message}{ref}",
+            f"Azure rejected the credential while {doing} ({_said(status, code)}): {message}{ref}",
             hint="sign in again with `az login` (or check the service principal / managed identity DefaultAzureCredential "
             "picks up); the token must be for the tenant that owns subscription " + target.subscription_id,
         )
@@ -99,7 +119,11 @@ def translate(
             except (AzureError, CloudError):
                 hint = None
             return CloudNotFound(f"{kind} {name!r} not found in {where}", hint=hint)
-        return CloudNotFound(f"not found while {doing}: {message}{ref}")
+        return CloudNotFound(
+            f"not found while {doing} ({_said(status, code)}): {message}{ref}",
+            hint=f"check the names in triage.toml for target {target.name!r} (`triage ids azureml` lists what exists) "
+            f"and that {target.arm_endpoint} is the Resource Manager of the workspace's cloud ({target.cloud})",
+        )
     if status == 403 or code in ("AuthorizationFailed", "LinkedAuthorizationFailed"):
         action = _ACTION.search(message)
         scope = _SCOPE.search(message)
@@ -111,26 +135,29 @@ def translate(
         needs = f"the '{role}' role" if role == ACTION_ROLE else f"the '{READ_ROLE}' (or '{ACTION_ROLE}') role"
         assignee = client.group(2) if client and client.group(2) else "<object id>"
         return CloudAuthError(
-            f"{who} may not {what}{on} ({status} {code or 'Forbidden'}){ref}",
+            f"{who} may not {what}{on} ({_said(status, code or 'Forbidden')}){ref}",
             hint=f"it needs {needs} on workspace {target.workspace}: "
             f'az role assignment create --assignee {assignee} --role "{role}" '
             f"--scope {target.workspace_resource_id} (role changes take a few minutes; then sign in again)",
         )
     if status == 429:
         return CloudThrottled(
-            f"Azure kept throttling while {doing} (429 {code}) after {retries} retries: {message}{ref}",
+            f"Azure kept throttling while {doing} ({_said(429, code)}; tried {retries + 1} times): {message}{ref}",
             hint="ARM limits reads per subscription and per principal; wait a minute and try again",
         )
+    if isinstance(e, DecodeError):
+        return not_json(doing, target, _said(status, code))
     if isinstance(e, (ServiceRequestError, ServiceResponseError)) or "timeout" in type(e).__name__.lower():
         return CloudTimeout(
-            f"no answer from Azure while {doing} ({type(e).__name__}: {first_line(message)})",
+            f"no answer from Azure while {doing} ({type(e).__name__}: {first_line(message)}; a timeout is retried once)",
             hint=f"check the network or proxy; timeout_s = {target.timeout_s:g} for this target in triage.toml",
         )
     if isinstance(e, HttpResponseError) and status is not None and status >= 500:
         return CloudError(
-            f"Azure ML failed while {doing} ({status} {code}) after {retries} retries: {message}{ref}",
-            hint="a service-side error; try again later, and quote the request id if it persists",
+            f"Azure ML failed while {doing} ({_said(status, code)}; tried {retries + 1} times): {message}{ref}",
+            hint=f"the service is failing, not your setup: check {STATUS_PAGE} and try again later; "
+            "quote the request id if it persists",
         )
     if isinstance(e, MlException):
         return CloudError(f"Azure ML SDK error while {doing}: {first_line(message)}")
-    return CloudError(f"Azure ML refused {doing} ({status or type(e).__name__} {code}): {message}{ref}")
+    return CloudError(f"Azure ML refused {doing} ({_said(status, code) if status else type(e).__name__}): {message}{ref}")

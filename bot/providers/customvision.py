@@ -18,17 +18,18 @@ import requests
 
 from bot.config import CustomVisionTarget, Settings
 from bot.errors import CloudAuthError, CloudError, CloudNotFound, CloudThrottled, CloudTimeout
-from bot.failures import Failure
+from bot.failures import Failure, images_per_tag_lines
 from bot.identifiers import check_text_name, check_uuid, did_you_mean, looks_like_uuid_attempt
 from bot.pool import pmap
 from bot.providers.findings import diagnose_lines, merge, playbook_match
-from bot.providers.retry import Retry, RetryPolicy, call_with_retry, parse_retry_after
+from bot.providers.retry import TIMEOUT_ATTEMPTS, Retry, RetryPolicy, body_summary, call_with_retry, parse_retry_after
 
 API = "/customvision/v3.3/training"
 SCOPE = "https://cognitiveservices.azure.com/.default"
 MIN_IMAGES_PER_TAG = {"Classification": 5, "ObjectDetection": 15}
 RECOMMENDED_IMAGES_PER_TAG = 50
 READER_ROLE = "Cognitive Services Custom Vision Reader"
+STATUS_PAGE = "https://azure.status.microsoft/status"
 PROJECT_WORKERS = 4  # the service allows 10 calls per second per resource for reads
 
 
@@ -94,12 +95,25 @@ class CustomVisionIds:
         }
 
 
+def _is_json(response: requests.Response) -> bool:
+    try:
+        response.json()
+    except ValueError:
+        return False
+    return True
+
+
+def describe_body(response: requests.Response) -> str:
+    """What came back instead of JSON: its content type and its first words (an HTML page's title)."""
+    return body_summary(response.headers.get("Content-Type"), response.text or "")
+
+
 def _error_parts(response: requests.Response) -> tuple[str, str]:
     """(code, message) from a flat service error {code, message} or a gateway {"error": {...}}."""
     try:
         body = response.json()
     except ValueError:
-        return str(response.status_code), response.text.strip()[:300] or response.reason or ""
+        return str(response.status_code), f"a body that is not JSON: {describe_body(response)}"
     if isinstance(body, dict):
         err = body.get("error", body)
         if isinstance(err, dict):
@@ -179,9 +193,12 @@ class CustomVisionProvider:
             try:
                 r = self.session.get(url, headers=self._headers(), params=params, timeout=self.target.timeout_s)
             except requests.Timeout:
-                raise CloudTimeout(
-                    f"Custom Vision at {self.target.endpoint} did not answer within {self.target.timeout_s:g} s ({what})",
-                    hint="the service may be slow or unreachable; raise timeout_s for this target or try again",
+                raise Retry(
+                    CloudTimeout(
+                        f"Custom Vision at {self.target.endpoint} did not answer within {self.target.timeout_s:g} s ({what})",
+                        hint="the service may be slow or unreachable; raise timeout_s for this target or try again",
+                    ),
+                    limit=TIMEOUT_ATTEMPTS,
                 ) from None
             except requests.ConnectionError as e:
                 raise Retry(
@@ -194,16 +211,28 @@ class CustomVisionProvider:
                 try:
                     return r.json()
                 except ValueError:
-                    raise CloudError(f"Custom Vision sent a response that is not JSON ({what}, HTTP {r.status_code})") from None
+                    raise self._not_json(r, what) from None
             raise self._fault(r, what)
 
         return call_with_retry(once, self.retry)
 
+    def _not_json(self, r: requests.Response, what: str) -> CloudError:
+        """A body that is not JSON: a proxy's login page or another service answered, not Custom Vision."""
+        return CloudError(
+            f"the answer to {what} is not JSON (HTTP {r.status_code}, {describe_body(r)}): "
+            "it did not come from Custom Vision",
+            hint=f"a proxy or a wrong endpoint answered: check that endpoint {self.target.endpoint} is the resource's "
+            "training endpoint (https://<resource>.cognitiveservices.azure.com) and the proxy settings (HTTPS_PROXY, NO_PROXY)",
+        )
+
     def _fault(self, r: requests.Response, what: str) -> Exception:
         """A plain-language error for an HTTP failure; transient ones wrapped in Retry."""
-        code, message = _error_parts(r)
         status = r.status_code
-        detail = f"HTTP {status} {code}: {message}".rstrip(": ")
+        if not _is_json(r) and status not in (401, 403, 429):
+            if status < 500:
+                return self._not_json(r, what)
+        code, message = _error_parts(r)
+        detail = f"HTTP {status}" + (f" {code}" if code and code != str(status) else "") + (f": {message}" if message else "")
         if status == 401:
             if self._key is not None:
                 return CloudAuthError(
@@ -219,27 +248,36 @@ class CustomVisionProvider:
             )
         if status == 403:
             if code in ("ForbiddenDRModeEnabled",) or "quota" in message.lower():
-                return CloudError(f"Custom Vision refused to {what} ({detail})")
+                return CloudError(f"Custom Vision refused to {what} ({detail})",
+                                  hint="the resource's quota or mode forbids this call; see the message for which")
             return CloudAuthError(
                 f"not allowed to {what} on Custom Vision resource {self.target.full_resource_id} ({detail})",
                 hint=f"give the identity triage runs as the role '{READER_ROLE}' on that resource "
                 "(read-only is enough)",
             )
         if status == 404:
-            return CloudNotFound(f"Custom Vision could not find it: {what} ({detail})")
+            return CloudNotFound(
+                f"Custom Vision could not find it: {what} ({detail})",
+                hint=f"check that the ID exists in target {self.target.name!r} (`triage ids customvision` lists them) "
+                f"and that endpoint {self.target.endpoint} is this resource's training endpoint",
+            )
         if status == 429:
             retry_after = parse_retry_after(r.headers.get("Retry-After"), message)
             return Retry(
                 CloudThrottled(
-                    f"Custom Vision kept throttling ({detail}) after {self.retry.attempts} attempts ({what})",
+                    f"Custom Vision kept throttling ({detail}) while trying to {what}",
                     hint="the resource allows 10 read calls per second; try again in a minute, "
                     "or list fewer projects in triage.toml",
                 ),
                 retry_after,
             )
         if status >= 500:
-            return Retry(CloudError(f"Custom Vision failed to {what} ({detail}); it kept failing after retries"))
-        return CloudError(f"Custom Vision refused to {what} ({detail})")
+            return Retry(CloudError(
+                f"Custom Vision failed to {what} ({detail}); it kept failing after retries",
+                hint=f"the service is failing, not your setup: check {STATUS_PAGE} and try again later",
+            ))
+        return CloudError(f"Custom Vision refused to {what} ({detail})",
+                          hint="the request was rejected as sent; the message above says which part")
 
     # ---- reads --------------------------------------------------------------------------
 
@@ -363,9 +401,11 @@ class CustomVisionProvider:
         completed = [i.get("created") or "" for i in iterations if str(i.get("status", "")).lower() == "completed"]
         found = [self._failure(project, it, domain, check, completed) for it in failed]
         # Seed 000: retry first. Each failed iteration is one attempt; support asks how many were made.
-        attempts = ", ".join(f"{it.get('name', '?')} ({it.get('lastModified') or it.get('created') or '?'})" for it in failed)
+        tried = [{"name": it.get("name", "?"), "at": it.get("lastModified") or it.get("created") or "?"} for it in failed]
+        attempts = ", ".join(f"{a['name']} ({a['at']})" for a in tried)
         for f in found:
             later = " a later iteration completed" if f.details.get("superseded") else " no iteration completed since"
+            f.details["failed_attempts"] = tried
             f.fields.setdefault("retries_done", f"{len(failed)} failed training attempt(s) in this project: {attempts};{later}")
         return found
 
@@ -382,9 +422,9 @@ class CustomVisionProvider:
         if not any(m.id == "customvision.training_failed" for m in matches):
             matches.append(playbook_match("customvision.training_failed", [line], 55, self.lang))
         if check.below_minimum:
-            matches.append(playbook_match("customvision.insufficient_training_images", check.evidence(), 85, self.lang))
+            matches.append(playbook_match("customvision.insufficient_training_images", check.evidence(self.lang), 85, self.lang))
         elif check.below_recommended:
-            matches.append(playbook_match("customvision.insufficient_training_images", check.evidence(), 45, self.lang))
+            matches.append(playbook_match("customvision.insufficient_training_images", check.evidence(self.lang), 45, self.lang))
         fields = {
             "project_id": project["id"],
             "iteration_id": it.get("id", ""),
@@ -438,20 +478,8 @@ class TagCheck:
     below_minimum: list[str]
     below_recommended: list[str]
 
-    def evidence(self) -> list[str]:
-        kind = self.domain_type or "this project type"
-        if not self.counts:
-            return [f"the project has no tags; at least {self.minimum} tagged images per tag are needed for {kind}"]
-        out = [
-            f"tag {name!r}: {self.counts[name]} tagged images, minimum {self.minimum} for {kind}"
-            f" ({RECOMMENDED_IMAGES_PER_TAG}+ recommended)"
-            for name in self.below_minimum
-        ]
-        out += [
-            f"tag {name!r}: {self.counts[name]} tagged images, below the recommended {RECOMMENDED_IMAGES_PER_TAG}"
-            for name in self.below_recommended
-        ]
-        return out
+    def evidence(self, lang: str = "en") -> list[str]:
+        return images_per_tag_lines(self.to_json(), self.domain_type, lang)
 
     def summary(self) -> str:
         return ", ".join(f"{k}: {v}" for k, v in sorted(self.counts.items(), key=lambda kv: kv[1])) or "no tags"

@@ -4,6 +4,7 @@ training left in S3 (manifest summary, validation manifests)."""
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,11 +43,13 @@ from bot.pool import pmap
 from bot import manifests
 from bot.manifests.codes import INVALID_SHARE_LIMIT, playbook_id
 from bot.providers.findings import diagnose_lines, merge, playbook_match, playbook_title
+from bot.providers.retry import TIMEOUT_ATTEMPTS, Retry, RetryPolicy, body_summary, call_with_retry
 
 T = TypeVar("T")
 
 FAILED = ("TRAINING_FAILED", "FAILED", "COPYING_FAILED")
 MAX_ATTEMPTS = 4
+STATUS_PAGE = "https://health.aws.amazon.com/health/status"
 PROJECT_WORKERS = 4
 STREAM_BUFFER = 1 << 20
 TOP_LINE_ERRORS = 5
@@ -158,13 +161,16 @@ class RekognitionProvider:
         session: Any = None,
         lang: str | None = None,
         max_attempts: int = MAX_ATTEMPTS,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.target = target
-        self.max_attempts = max_attempts
+        self.retry = retry or RetryPolicy(attempts=max_attempts)
         self.settings = settings
         self.lang = lang or settings.config.defaults.lang
+        # botocore does not retry: our policy does, so a timeout is retried once (not four times)
+        # and the error can say how many requests were made.
         config = Config(
-            retries={"mode": "standard", "max_attempts": max_attempts},
+            retries={"mode": "standard", "total_max_attempts": 1},
             connect_timeout=min(10.0, target.timeout_s),
             read_timeout=target.timeout_s,
             user_agent_extra="triage",
@@ -184,15 +190,28 @@ class RekognitionProvider:
         self.s3 = s3_client or session.client(
             "s3", region_name=target.region, endpoint_url=target.s3_endpoint_url, config=config
         )
+        self.client.meta.events.register("after-call.rekognition", _require_json)
 
     # ---- calls and their faults ------------------------------------------------------------
 
-    def _call(self, what: str, action: str, fn: Callable[[], T]) -> T:
-        """Run one AWS call (botocore retries throttling itself, bounded); translate what it raises."""
+    def _call(self, what: str, action: str, fn: Callable[[], T], *, retry: bool = True) -> T:
+        """Run one AWS call, retried by our bounded policy when `retry`; translate what it raises."""
+        if not retry:
+            return self._once(what, action, fn, lambda r: r.error)
+        return call_with_retry(lambda: self._once(what, action, fn, lambda r: r), self.retry)
+
+    def _once(self, what: str, action: str, fn: Callable[[], T], transient: Callable[[Retry], Exception]) -> T:
         try:
             return fn()
         except ClientError as e:
-            raise self._client_fault(e, what, action) from None
+            fault = self._client_fault(e, what, action)
+            raise (transient(fault) if isinstance(fault, Retry) else fault) from None
+        except _NotJson as e:
+            raise CloudError(
+                f"the answer to {what} is not JSON (HTTP {e.status}, {e.describe}): it did not come from Rekognition",
+                hint="a proxy or a wrong endpoint answered: check endpoint_url for this target (or AWS_ENDPOINT_URL*) "
+                "and the proxy settings (HTTPS_PROXY, NO_PROXY)",
+            ) from None
         except NoCredentialsError:
             raise CloudAuthError(
                 f"no AWS credentials found to {what}",
@@ -205,24 +224,26 @@ class RekognitionProvider:
                 hint="for an SSO profile run `aws sso login --profile <profile>`",
             ) from None
         except (ConnectTimeoutError, ReadTimeoutError):
-            raise CloudTimeout(
+            raise transient(Retry(CloudTimeout(
                 f"AWS did not answer within {self.target.timeout_s:g} s ({what}, region {self.target.region})",
                 hint="try again; raise timeout_s for this target if it keeps happening",
-            ) from None
+            ), limit=TIMEOUT_ATTEMPTS)) from None
         except EndpointConnectionError as e:
-            raise CloudError(
+            raise transient(Retry(CloudError(
                 f"cannot reach AWS to {what}: {e}",
                 hint="check the region (Custom Labels is not in every region), endpoint_url and the network",
-            ) from None
+            ), limit=TIMEOUT_ATTEMPTS)) from None
         except BotoCoreError as e:
             raise CloudError(f"AWS call failed ({what}): {e}") from None
 
-    def _client_fault(self, e: ClientError, what: str, action: str) -> CloudError:
+    def _client_fault(self, e: ClientError, what: str, action: str) -> CloudError | Retry:
         err = e.response.get("Error", {})
         code = str(err.get("Code", ""))
         message = str(err.get("Message", "")) or code
         status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         detail = f"{code}: {message}" if code and code != message else message
+        if status and (not code or code == str(status)):
+            detail = f"HTTP {status}" + (f": {message}" if message and message != code else "")
         if code in _DENIED_CODES or status == 403 and code not in _AUTH_CODES:
             return CloudAuthError(
                 f"not allowed to {what}: the AWS identity lacks {action} ({detail})",
@@ -235,15 +256,25 @@ class RekognitionProvider:
                 "(`aws sso login`) and check the region",
             )
         if code in _NOT_FOUND_CODES or status == 404:
-            return CloudNotFound(f"not found: {what} ({detail})")
+            if action.startswith("s3:"):
+                hint = ("the object is not in the bucket any more: Custom Labels writes it once under the model's "
+                        "output location; a lifecycle rule or a cleanup may have removed it")
+            else:
+                hint = (f"check the name or ARN and the region {self.target.region} "
+                        "(`triage ids rekognition` lists the projects and models this target sees)")
+            return CloudNotFound(f"not found: {what} ({detail})", hint=hint)
         if code in _THROTTLE_CODES or status == 429:
-            return CloudThrottled(
-                f"AWS kept throttling ({detail}) after {self.max_attempts} attempts ({what})",
+            return Retry(CloudThrottled(
+                f"AWS kept throttling ({detail}) while trying to {what}",
                 hint="try again in a minute; Custom Labels Describe* calls share a per-account rate limit",
-            )
+            ))
         if status and status >= 500:
-            return CloudError(f"AWS failed to {what} ({detail}); it kept failing after retries")
-        return CloudError(f"AWS refused to {what} ({detail})")
+            return Retry(CloudError(
+                f"AWS failed to {what} ({detail}); it kept failing after retries",
+                hint=f"the service is failing, not your setup: check {STATUS_PAGE} and try again later",
+            ))
+        return CloudError(f"AWS refused to {what} ({detail})",
+                          hint="the request was rejected as sent; the message above says which part")
 
     # ---- reads --------------------------------------------------------------------------------
 
@@ -416,7 +447,8 @@ class RekognitionProvider:
         if obj.get("Version"):
             params["VersionId"] = obj["Version"]
         resp = self._call(f"read the {what} {uri}", "s3:GetObject", lambda: self.s3.get_object(**params))
-        raw = _S3Raw(resp["Body"], lambda fn: self._call(f"read the {what} {uri}", "s3:GetObject", fn))
+        # a body half read cannot be asked again: stream reads are not retried
+        raw = _S3Raw(resp["Body"], lambda fn: self._call(f"read the {what} {uri}", "s3:GetObject", fn, retry=False))
         return io.BufferedReader(raw, STREAM_BUFFER)
 
     def _training_outputs(self, v: dict[str, Any]) -> dict[str, Any]:
@@ -491,6 +523,30 @@ class RekognitionProvider:
         report["validation_locations"] = list(report["validation"])
         report["_lines"], report["_matches"] = lines, matches
         return report
+
+
+class _NotJson(Exception):
+    """A 2xx answer to a JSON API call whose body is not a JSON object (a proxy page, another service)."""
+
+    def __init__(self, status: int, describe: str) -> None:
+        super().__init__(describe)
+        self.status = status
+        self.describe = describe
+
+
+def _require_json(http_response: Any = None, **kwargs: Any) -> None:
+    """after-call hook: botocore turns a 200 body it cannot parse into {"message": body}; we refuse it."""
+    if http_response is None or getattr(http_response, "raw", None) is None or http_response.status_code >= 300:
+        return
+    body = http_response.content or b""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict):
+        return
+    summary = body_summary(http_response.headers.get("Content-Type"), body.decode("utf-8", "replace"))
+    raise _NotJson(http_response.status_code, summary)
 
 
 class _S3Raw(io.RawIOBase):

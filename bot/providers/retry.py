@@ -23,13 +23,21 @@ T = TypeVar("T")
 _TRY_AGAIN_IN = re.compile(r"(?i)try again in (\d+(?:\.\d+)?) seconds?")
 
 
-class Retry(Exception):
-    """Raised inside a retried call: this attempt failed transiently; `error` is what to raise at the end."""
+TIMEOUT_ATTEMPTS = 2
+"""A timeout is retried at most once: one target then costs at most about twice its timeout_s."""
 
-    def __init__(self, error: CloudError, retry_after: float | None = None) -> None:
+
+class Retry(Exception):
+    """Raised inside a retried call: this attempt failed transiently; `error` is what to raise at the end.
+
+    `limit` caps the attempts for this kind of fault below the policy's (timeouts: TIMEOUT_ATTEMPTS).
+    """
+
+    def __init__(self, error: CloudError, retry_after: float | None = None, *, limit: int | None = None) -> None:
         super().__init__(str(error))
         self.error = error
         self.retry_after = retry_after
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -73,16 +81,35 @@ def parse_retry_after(header: str | None, message: str | None = None) -> float |
     return None
 
 
+def body_summary(content_type: str | None, text: str) -> str:
+    """What came back instead of JSON: its content type and its first words (an HTML page's title)."""
+    ctype = (content_type or "no content type").split(";", 1)[0]
+    m = re.search(r"(?is)<title[^>]*>(.*?)</title>", text)
+    first = " ".join((m.group(1) if m else text).split())[:80]
+    return ctype + (f", starting {first!r}" if first else ", empty")
+
+
+def tried(attempts: int) -> str:
+    """How many requests were made, as the end of an error message."""
+    return f"tried {attempts} time{'s' if attempts != 1 else ''}"
+
+
 def call_with_retry(fn: Callable[[], T], policy: RetryPolicy) -> T:
-    """Run fn; on Retry, back off and try again, at most policy.attempts times in all."""
-    for attempt in range(1, policy.attempts + 1):
+    """Run fn; on Retry, back off and try again, at most policy.attempts times in all (timeouts: twice).
+
+    The error raised at the end says how many requests were made, counted here, not assumed.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             return fn()
         except Retry as r:
-            if attempt >= policy.attempts:
+            limit = min(policy.attempts, r.limit or policy.attempts)
+            if attempt >= limit:
+                r.error.message += f" ({tried(attempt)})"
                 raise r.error from None
             if r.retry_after is not None and r.retry_after > policy.max_retry_after_s:
-                r.error.message += f" (the service asks to wait {r.retry_after:.0f} s)"
+                r.error.message += f" ({tried(attempt)}; the service asks to wait {r.retry_after:.0f} s)"
                 raise r.error from None
             policy.sleep(policy.delay(attempt, r.retry_after))
-    raise AssertionError("unreachable")  # pragma: no cover

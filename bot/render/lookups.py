@@ -177,6 +177,8 @@ def render_failure(f: Failure) -> list[str]:
             out.append(f"    {label + ':':<22}{f.fields[key]}")
     for w in f.details.get("warnings", []):
         out.append(f"    warning: {w}")
+    for note in f.details.get("notes") or []:
+        out.append(f"    note: {note}")
     manifest = f.details.get("manifest") or {}
     for name, d in ((manifest.get("summary") or {}).get("datasets") or {}).items():
         if d.get("invalid_json_lines") and d.get("invalid_share") is not None:
@@ -217,7 +219,7 @@ def render_failure(f: Failure) -> list[str]:
 def render_config_check(report: ConfigReport) -> str:
     out = [f"config: {report.path or '(none found)'}" + ("  (live checks included)" if report.live else "")]
     for c in report.checks:
-        where = f"{c.service}/{c.target}" if c.target else "config"
+        where = f"{c.service}/{c.target}" if c.target else (c.service or "config")
         out.append(f"  {_MARK.get(c.level, c.level)}  {where}: {c.message}")
         if c.hint and c.level != "ok":
             out.append(f"        hint: {c.hint}")

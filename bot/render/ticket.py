@@ -13,14 +13,10 @@ import jinja2
 from bot.errors import InputError
 from bot.playbooks.fields import TICKET_FIELDS
 from bot.redact import redact, redact_obj
+from bot.ticket_words import JA_FIELD_LABELS
 from bot.tickets import TEMPLATE_SERVICE, Ticket
 
 FORMATS = ("md", "json", "text")
-_JA_LABELS = {
-    "project_id": "Project Id", "iteration_id": "Iteration Id", "resource_id": "Resource ID",
-    "subscription_id": "サブスクリプション", "region": "リージョン", "failure_time": "失敗日時",
-    "retries_done": "実施済みの再試行", "log_excerpt": "ログ抜粋", "error_message": "エラー メッセージ",
-}
 
 
 def templates_dir() -> Path:
@@ -50,7 +46,7 @@ def template_name(ticket: Ticket) -> str:
 def context(ticket: Ticket) -> dict[str, Any]:
     t = ticket.to_json()
     t["fields"] = {name: t["fields"].get(name, "") for name in TICKET_FIELDS} | t["fields"]
-    labels = _JA_LABELS if ticket.lang == "ja" else {}
+    labels = JA_FIELD_LABELS if ticket.lang == "ja" else {}
 
     def label(name: str) -> str:
         return labels.get(name) or TICKET_FIELDS.get(name, name)
