@@ -110,11 +110,12 @@ class Store:
         return list(self.db.query("select * from audit order by id desc limit ?", [limit]))
 
     # -- diagnoses: pasted texts diagnosed earlier, so a ticket can be drafted from one ------
-    def save_diagnosis(self, *, actor: str, service: str, input_bytes: int, input_sha256: str, excerpt: str, matches: list[dict[str, Any]]) -> int:
+    def save_diagnosis(self, *, actor: str, service: str, input_bytes: int, input_sha256: str, excerpt: str,
+                       matches: list[dict[str, Any]], fields: dict[str, str] | None = None) -> int:
         fingerprint = "diag:" + input_sha256[:24]
         row = {"at": utcnow(), "fingerprint": fingerprint, "actor": actor, "service": service, "input_bytes": input_bytes,
-               "input_sha256": input_sha256, "excerpt": excerpt[:20_000], "matches": dumps(matches)}
-        return int(self.db["diagnoses"].insert(row).last_pk)
+               "input_sha256": input_sha256, "excerpt": excerpt[:20_000], "matches": dumps(matches), "fields": dumps(fields or {})}
+        return int(self.db["diagnoses"].insert(row, alter=True).last_pk)  # alter: stores made before `fields` existed
 
     def get_diagnosis(self, diagnosis_id: int) -> dict[str, Any] | None:
         rows = list(self.db.query("select * from diagnoses where id = ?", [diagnosis_id]))
@@ -122,6 +123,7 @@ class Store:
             return None
         row = dict(rows[0])
         row["matches"] = json.loads(row["matches"])
+        row["fields"] = json.loads(row.get("fields") or "{}")
         return row
 
     def close(self) -> None:
@@ -139,7 +141,7 @@ def _core_schema(db: Database) -> None:
     )
     db["diagnoses"].create(
         {"id": int, "at": str, "fingerprint": str, "actor": str, "service": str, "input_bytes": int, "input_sha256": str,
-         "excerpt": str, "matches": str},
+         "excerpt": str, "matches": str, "fields": str},
         pk="id",
         if_not_exists=True,
     )

@@ -223,15 +223,50 @@ _TEXT_FIELDS: list[tuple[str, re.Pattern[str]]] = [
 
 
 def extract_fields(text: str) -> dict[str, str]:
-    """IDs and names a pasted text already holds (first occurrence wins), so the requester types less."""
+    """IDs and names a pasted text holds anywhere (first occurrence wins), so the requester types less."""
     out: dict[str, str] = {}
-    for line in text.splitlines()[:5000]:
+    for line in text.splitlines():
         for name, pattern in _TEXT_FIELDS:
             if name not in out:
                 m = pattern.search(line)
                 if m:
                     out[name] = m.group(1)
+        if len(out) == _FIELD_NAMES:
+            break
     return out
+
+
+_FIELD_NAMES = len({name for name, _ in _TEXT_FIELDS})
+EXCERPT_HEAD = 1_500  # characters: the command and the first context lines
+EXCERPT_TAIL = 2_500  # characters: where the error usually is
+
+
+def excerpt(text: str, head: int = EXCERPT_HEAD, tail: int = EXCERPT_TAIL) -> str:
+    """The redacted head and tail of a long text, cut on line breaks, the cut marked on a line of its own.
+
+    Redacts the whole text first, so no cut can split a secret into parts the redactor
+    no longer recognises.
+    """
+    text = redact(text)
+    if len(text) <= head + tail + 200:
+        return text
+    first = text[:head]
+    if (nl := first.rfind("\n")) > head // 2:
+        first = first[: nl + 1]
+    last = text[-tail:]
+    if 0 <= (nl := last.find("\n")) < tail // 2:
+        last = last[nl + 1 :]
+    if not first.endswith("\n"):
+        first += "\n"
+    middle = text[len(first) : len(text) - len(last)]
+    lines = middle.count("\n")
+    return f"{first}[… {lines:,} line{'s' if lines != 1 else ''} ({len(middle):,} characters) cut …]\n{last}"
+
+
+def paste_record(text: str) -> tuple[str, dict[str, str]]:
+    """What is kept of a pasted text for a later ticket: its redacted excerpt and the IDs found anywhere in it."""
+    clean = redact(text)
+    return excerpt(clean), extract_fields(clean)
 
 
 def already_tried(ticket: Ticket, extra: list[str]) -> list[dict[str, str]]:

@@ -19,7 +19,7 @@ from bot.slack import blocks as B
 from bot.slack.access import Access
 from bot.slack.parse import Request, usage
 from bot.store import Store
-from bot.tickets import Ticket, TicketStateError, TicketStore
+from bot.tickets import Ticket, TicketStateError, TicketStore, paste_record
 
 log = logging.getLogger("triage.slack")
 
@@ -54,9 +54,10 @@ class Handlers:
     def _save(self, user: str, result: DiagnoseResult, text: str) -> int | None:
         if not result.matches:
             return None
+        excerpt, fields = paste_record(text)
         return self.store.save_diagnosis(
             actor=user, service=result.matches[0].service, input_bytes=result.input_bytes,
-            input_sha256=hashlib.sha256(text.encode("utf-8", "replace")).hexdigest(), excerpt=redact(text[-65_536:]),
+            input_sha256=hashlib.sha256(text.encode("utf-8", "replace")).hexdigest(), excerpt=excerpt, fields=fields,
             matches=[m.to_json() for m in result.matches],
         )
 
