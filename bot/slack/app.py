@@ -130,12 +130,12 @@ def build_app(
         try:
             request = parse(body.get("text", ""))
         except InputError as e:
-            ack(response_type="ephemeral", text=redact(f"{e.message}\n{e.hint or usage()}"))
+            ack(response_type="ephemeral", text=B.mrkdwn(f"{e.message}\n{e.hint or usage()}"))
             return
         if request.verb == "help":
-            ack(response_type="ephemeral", text=usage())
+            ack(response_type="ephemeral", text=B.mrkdwn(usage()))
             return
-        ack(response_type="ephemeral", text=B.L["en"]["working"] + f" `{request.verb}`")
+        ack(response_type="ephemeral", text=B.mrkdwn(B.L["en"]["working"] + f" `{request.verb}`"))
         later(h.command, request, body, respond, client)
 
     @app.message_shortcut("diagnose_message")
