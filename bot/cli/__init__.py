@@ -6,6 +6,7 @@ command groups live beside it (lookups, tickets, manifest, slack) and register o
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -20,6 +21,7 @@ from bot.commands import playbooks as playbooks_cmd
 from bot.errors import InputError, TriageError
 from bot.playbooks.model import SERVICES
 from bot.redact import redact, redact_obj
+from bot.render import terminal
 from bot.render import text as render
 
 LANG = click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True, help="Language of titles and steps.")
@@ -27,13 +29,18 @@ JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON obje
 SERVICE = click.option("--service", type=click.Choice(SERVICES), help="Only playbooks of this service (azureml = both Azure ML areas).")
 
 
+def say(text: str, *, err: bool = False) -> None:
+    """Every line printed passes the redactor, then loses escape sequences and control characters."""
+    click.echo(terminal.safe(redact(text)), err=err)
+
+
 def emit(text: str) -> None:
-    """Every line printed passes the redactor."""
-    click.echo(redact(text))
+    say(text)
 
 
 def emit_json(obj: Any) -> None:
-    click.echo(json.dumps(redact_obj(obj), ensure_ascii=False, indent=2))
+    # json.dumps escapes C0 controls itself; safe() removes the C1 and bidi ones it leaves raw
+    click.echo(terminal.safe(json.dumps(redact_obj(obj), ensure_ascii=False, indent=2)))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -149,7 +156,7 @@ def playbooks_lint(directory: Path | None) -> None:
     report = playbooks_cmd.lint(directory)
     if not report.ok:
         for problem in report.problems:
-            click.echo(f"error: {problem}", err=True)
+            say(f"error: {problem}", err=True)
         raise SystemExit(1)
     emit(f"ok: {report.playbooks} playbooks, {report.examples} examples")
 
@@ -172,10 +179,12 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as e:
-        e.show()
+        shown = io.StringIO()
+        e.show(file=shown)  # click's usage and message, which quote the (hostile) arguments
+        say(shown.getvalue().rstrip("\n"), err=True)
         sys.exit(e.exit_code)
     except TriageError as e:
-        click.echo(redact(f"error: {e}"), err=True)
+        say(f"error: {e}", err=True)
         sys.exit(e.exit_code)
     except BrokenPipeError:
         sys.stderr.close()  # `triage … | head` closed the pipe; not an error
@@ -185,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as e:  # the last line of defence at the process edge
         if os.environ.get("TRIAGE_DEBUG"):
             raise
-        click.echo(redact(f"internal error: {type(e).__name__}: {e}\n  set TRIAGE_DEBUG=1 to see the trace"), err=True)
+        say(f"internal error: {type(e).__name__}: {e}\n  set TRIAGE_DEBUG=1 to see the trace", err=True)
         sys.exit(70)
 
 

@@ -29,11 +29,9 @@ def serve(ctx: click.Context, http_mode: bool, port: int, host: str) -> None:
       triage serve
       triage serve --http --port 8080
     """
-    import logging
-
     from bot.slack.app import serve as serve_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _log_to_terminal()
     serve_app(settings(ctx), http=http_mode, host=host, port=port)
 
 
@@ -65,7 +63,7 @@ def watch(ctx: click.Context, once: bool, interval: float | None, post_baseline:
     from bot.store import Store
     from bot.watch import Watcher
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _log_to_terminal()
     s = settings(ctx)
     token = s.env.get("SLACK_BOT_TOKEN", "")
     if not token:
@@ -82,3 +80,12 @@ def watch(ctx: click.Context, once: bool, interval: float | None, post_baseline:
         watcher.release()
 
 
+def _log_to_terminal() -> None:
+    """INFO logs on stderr, made terminal-safe: they quote cloud and Slack text."""
+    import logging
+
+    from bot.render.terminal import SafeFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])

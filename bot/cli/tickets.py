@@ -9,9 +9,8 @@ from typing import Any
 
 import click
 
-from bot.cli import JSON, LANG, SERVICE, cli, emit, emit_json, settings
+from bot.cli import JSON, LANG, SERVICE, cli, emit, emit_json, say, settings
 from bot.errors import InputError
-from bot.redact import redact
 from bot.store import Store
 # -- tickets --------------------------------------------------------------------------------
 
@@ -40,9 +39,9 @@ def _print_draft(result: Any, fmt: str) -> None:
         emit_json(result.to_json())
         return
     state = "created" if result.created else "updated (same failure, same ticket)"
-    click.echo(redact(f"ticket #{t.id} {state}; status {t.status}"), err=True)
+    say(f"ticket #{t.id} {state}; status {t.status}", err=True)
     for w in t.blocking:
-        click.echo(redact(f"  blocking: {w.message}"), err=True)
+        say(f"  blocking: {w.message}", err=True)
     emit(render_ticket(t, fmt))
 
 
@@ -146,7 +145,7 @@ def ticket_draft_text(ctx: click.Context, file: str, service: str | None, target
     s = settings(ctx)
     result = ticket_cmd.draft(store, failure, actor=_actor(), lang=lang,
                               filing_subscription=subscription or s.config.defaults.subscription_id, tried=list(tried))
-    click.echo(f"stored diagnosis #{diagnosis_id}", err=True)
+    say(f"stored diagnosis #{diagnosis_id}", err=True)
     _print_draft(result, fmt)
 
 
@@ -237,7 +236,7 @@ def ticket_edit(ctx: click.Context, ticket_id: int, set_: tuple[str, ...], waive
                      unwaive=list(unwaive), filing_subscription=subscription, lang=lang)
     if ready:
         t = tickets.mark(ticket_id, "ready", actor=_actor())
-    click.echo(f"ticket #{t.id}: status {t.status}" + (f"; missing {', '.join(t.missing)}" if t.missing else ""), err=True)
+    say(f"ticket #{t.id}: status {t.status}" + (f"; missing {', '.join(t.missing)}" if t.missing else ""), err=True)
     emit(render_ticket(t, fmt))
 
 
@@ -258,7 +257,7 @@ def ticket_export(ctx: click.Context, ticket_id: int, fmt: str, lang: str | None
     text = render_ticket(t, fmt)
     if output:
         output.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
+        say(f"wrote {output}", err=True)
     else:
         emit(text)
 
