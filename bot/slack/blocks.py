@@ -32,7 +32,7 @@ class Entity(str):
     """A Slack mention the app builds from a validated ID: the only `<…>` that goes out live."""
 
 
-_ENTITY = re.compile(r"<(?:@[UW][A-Z0-9]{2,20}|!subteam\^[A-Z0-9]{2,20})>")
+_ENTITY = re.compile(r"<(?:@[UW][A-Z0-9]{1,20}|!subteam\^S[A-Z0-9]{1,20})>")
 
 
 def user_ref(user_id: str) -> Entity | str:
@@ -69,7 +69,13 @@ def clip(text: str, limit: int) -> str:
 
 
 def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    amp = cut.rfind("&", len(cut) - 5)
+    if amp >= 0 and ";" not in cut[amp:]:  # do not leave half an &amp; / &lt; / &gt;
+        cut = cut[:amp]
+    return cut + "…"
 
 
 def fallback(text: str, limit: int = 150) -> str:
