@@ -150,6 +150,8 @@ class Defaults(Section):
 
 class StoreSection(Section):
     path: str | None = None
+    busy_timeout_s: float = Field(default=10.0, ge=0, le=600)
+    """How long to wait for another process's write lock before giving up with an error."""
 
 
 class AccessRule(Section):
@@ -258,10 +260,15 @@ def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -
     if chosen is None:
         return Settings(Config(), env, None)
     p = Path(chosen).expanduser()
-    if not p.is_file():
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a directory, not a config file", hint="pass --config PATH/triage.toml")
+    if not p.exists():
         raise ConfigError(f"{p}: config file not found", hint="pass --config PATH or set TRIAGE_CONFIG")
     try:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not UTF-8 text") from None
+        raise ConfigError(f"{p}: not UTF-8 text", hint="save it as UTF-8") from None
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read the config file: {e.strerror}",
+                          hint="make it readable by the user running triage (it holds no secrets: keep those in the environment)") from None
     return Settings(parse(text, source=str(p)), env, p)

@@ -13,7 +13,7 @@ from bot.errors import InputError, TriageError
 from bot.failures import Failure
 from bot.playbooks.fields import TICKET_FIELDS
 from bot.redact import redact
-from bot.store import Store, dumps, utcnow
+from bot.store import MAX_ID, Store, dumps, utcnow
 
 STATUSES = ("draft", "ready", "sent")
 
@@ -366,6 +366,7 @@ class TicketStore:
         db["ticket_history"].insert({"ticket_id": ticket_id, "at": utcnow(), "actor": actor, "action": action, "change": dumps(change)})
 
     def get(self, ticket_id: int) -> Ticket:
+        _check_id(ticket_id)
         rows = list(self.store.db.query("select * from tickets where id = ?", [ticket_id]))
         if not rows:
             raise TicketNotFound(f"no ticket #{ticket_id}", hint="`triage ticket list` shows the tickets")
@@ -444,6 +445,7 @@ class TicketStore:
             return t
 
     def _get_in(self, db: Database, ticket_id: int) -> Ticket:
+        _check_id(ticket_id)
         rows = list(db.query("select * from tickets where id = ?", [ticket_id]))
         if not rows:
             raise TicketNotFound(f"no ticket #{ticket_id}", hint="`triage ticket list` shows the tickets")
@@ -456,3 +458,8 @@ def _merge_tried(old: list[dict[str, str]], new: list[dict[str, str]]) -> list[d
         if t["step"] not in by_step or t["outcome"] != "not recorded":
             by_step[t["step"]] = t
     return list(by_step.values())
+
+
+def _check_id(ticket_id: int) -> None:
+    if not 1 <= ticket_id <= MAX_ID:
+        raise TicketNotFound(f"no ticket #{ticket_id}: ticket numbers are 1 or more", hint="`triage ticket list` shows the tickets")

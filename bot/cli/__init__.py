@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -171,10 +172,24 @@ def provider_overrides(ctx: click.Context) -> dict[str, dict[str, Any]] | None:
 TARGET = click.option("--target", "target", metavar="NAME", help="Only this target (its `name` in triage.toml).")
 
 
+def _check_utf8(args: list[str]) -> None:
+    """Arguments the OS could not decode as UTF-8 arrive with lone surrogates: name them, do not crash later."""
+    for n, arg in enumerate(args, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = arg.encode("utf-8", "surrogateescape")
+            shown = raw.decode("utf-8", "backslashreplace")
+            raise InputError(f"argument {n} is not valid UTF-8: {shown}",
+                             hint="pass text and paths as UTF-8 (check the terminal's or the script's locale)") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: named errors become one friendly line, never a stack trace."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        cli.main(args=argv, prog_name="triage", standalone_mode=False)
+        _check_utf8(args)
+        cli.main(args=args, prog_name="triage", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
@@ -186,6 +201,9 @@ def main(argv: list[str] | None = None) -> None:
     except TriageError as e:
         say(f"error: {e}", err=True)
         sys.exit(e.exit_code)
+    except sqlite3.Error as e:  # a fault the store did not name: still one line, never a trace
+        say(f"error: the state database failed: {e}", err=True)
+        sys.exit(1)
     except BrokenPipeError:
         sys.stderr.close()  # `triage … | head` closed the pipe; not an error
         sys.exit(0)

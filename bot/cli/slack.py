@@ -60,7 +60,7 @@ def watch(ctx: click.Context, once: bool, interval: float | None, post_baseline:
     import signal
 
     from bot.slack.alerts import SlackSink, alert_client
-    from bot.store import Store
+    from bot.store import open_store
     from bot.watch import Watcher
 
     _log_to_terminal()
@@ -68,7 +68,7 @@ def watch(ctx: click.Context, once: bool, interval: float | None, post_baseline:
     token = s.env.get("SLACK_BOT_TOKEN", "")
     if not token:
         raise config.ConfigError("SLACK_BOT_TOKEN is not set", hint="the watcher posts alerts with the bot token (xoxb-…)")
-    watcher = Watcher(s, Store(s.config.db_path()), SlackSink(alert_client(token, s.env.get("SLACK_API_URL"))),
+    watcher = Watcher(s, open_store(s.config.db_path(), s.config.store.busy_timeout_s), SlackSink(alert_client(token, s.env.get("SLACK_API_URL"))),
                       post_baseline=post_baseline or None)
     if interval:
         watcher.interval = interval

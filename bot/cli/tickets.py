@@ -11,15 +11,17 @@ import click
 
 from bot.cli import JSON, LANG, SERVICE, cli, emit, emit_json, say, settings
 from bot.errors import InputError
-from bot.store import Store
+from bot.store import MAX_ID, Store, open_store
 # -- tickets --------------------------------------------------------------------------------
 
+TICKET_ID = click.IntRange(1, MAX_ID)  # what SQLite can hold: larger numbers are a usage error, not an overflow
 TICKET_FORMAT = click.option("--format", "fmt", type=click.Choice(["md", "json", "text"]), default="md", show_default=True,
                              help="md for the support form, json for tools, text for plain forms.")
 
 
 def _store(ctx: click.Context) -> Store:
-    return Store(settings(ctx).config.db_path())
+    config = settings(ctx).config
+    return open_store(config.db_path(), config.store.busy_timeout_s)
 
 
 def _actor() -> str:
@@ -150,7 +152,7 @@ def ticket_draft_text(ctx: click.Context, file: str, service: str | None, target
 
 
 @ticket_draft.command("diagnosis")
-@click.argument("diagnosis_id", type=int)
+@click.argument("diagnosis_id", type=click.IntRange(1, MAX_ID))
 @_draft_options
 @click.pass_context
 def ticket_draft_diagnosis(ctx: click.Context, diagnosis_id: int, target: str | None, subscription: str | None,
@@ -189,7 +191,7 @@ def ticket_list(ctx: click.Context, status: str | None, limit: int, as_json: boo
 
 
 @ticket.command("show")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=TICKET_ID)
 @TICKET_FORMAT
 @click.option("--history", is_flag=True, help="Also print the edit history.")
 @click.pass_context
@@ -207,7 +209,7 @@ def ticket_show(ctx: click.Context, ticket_id: int, fmt: str, history: bool) -> 
 
 
 @ticket.command("edit")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=TICKET_ID)
 @click.option("--set", "set_", multiple=True, metavar="FIELD=VALUE", help="Fill or change a field (repeatable; empty VALUE clears).")
 @click.option("--waive", multiple=True, metavar="FIELD", help="Waive a required field; needs --reason.")
 @click.option("--reason", help="Why the waived field(s) cannot be given.")
@@ -241,7 +243,7 @@ def ticket_edit(ctx: click.Context, ticket_id: int, set_: tuple[str, ...], waive
 
 
 @ticket.command("export")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=TICKET_ID)
 @TICKET_FORMAT
 @click.option("--lang", type=click.Choice(["en", "ja"]), help="Render in this language (default: the ticket's).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file instead of stdout.")
@@ -256,14 +258,20 @@ def ticket_export(ctx: click.Context, ticket_id: int, fmt: str, lang: str | None
         t.lang = lang
     text = render_ticket(t, fmt)
     if output:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except FileNotFoundError:
+            raise InputError(f"cannot write {output}: the directory {output.parent} does not exist",
+                             hint="create it first, or give another --output path") from None
+        except OSError as e:
+            raise InputError(f"cannot write {output}: {e.strerror}", hint="choose a path you can write to, or leave out --output") from None
         say(f"wrote {output}", err=True)
     else:
         emit(text)
 
 
 @ticket.command("mark-sent")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=TICKET_ID)
 @click.pass_context
 def ticket_mark_sent(ctx: click.Context, ticket_id: int) -> None:
     """Record that the ticket was filed with the vendor (only once nothing blocks it)."""

@@ -26,7 +26,7 @@ from bot.slack import blocks as B
 from bot.slack.access import Access
 from bot.slack.handlers import Handlers
 from bot.slack.parse import parse, usage
-from bot.store import Store
+from bot.store import Store, open_store
 
 log = logging.getLogger("triage.slack")
 
@@ -195,7 +195,7 @@ def healthz(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
 
 def serve(settings: Settings, *, http: bool = False, host: str = "0.0.0.0", port: int = 3000) -> None:
     """Run the app: Socket Mode by default, or HTTP for running behind a load balancer."""
-    store = Store(settings.config.db_path())
+    store = open_store(settings.config.db_path(), settings.config.store.busy_timeout_s)
     if http:
         import waitress
         from slack_bolt.adapter.wsgi import SlackRequestHandler
