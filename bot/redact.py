@@ -306,6 +306,7 @@ _COMMAND_NEEDLES = (" -p", " -u", "\t-p", "\t-u", "curl", "wget", "configure", "
 # from `az ml online-endpoint get-credentials`; its str value is masked whole.
 _SECRET_KEY = _rx(rf"[A-Za-z0-9_.-]*?(?:{_LABEL})")
 _VALUE_OK = re.compile(_NOT_A_VALUE)
+_SECRET_NAME = re.compile(r"password\d?|[a-z0-9_.-]*(?:secret|token|passw(?:or)?d|pwd|_pass|_key|apikey|accountkey|primarykey|secondarykey|key[12])")
 
 Spans = list[tuple[int, int]]
 
@@ -476,9 +477,11 @@ def redact_obj(obj: Any) -> Any:
     if isinstance(obj, str):
         return redact(obj)
     if isinstance(obj, dict):
+        # {"name": "password", "value": "…"}: ACR credentials, Kubernetes env, app settings
+        named = isinstance(obj.get("name"), str) and _SECRET_NAME.fullmatch(obj["name"].lower()) is not None
         return {
             k: _mask_value(redact(v))
-            if isinstance(k, str) and isinstance(v, str) and _SECRET_KEY.fullmatch(k.lower())
+            if isinstance(k, str) and isinstance(v, str) and (_SECRET_KEY.fullmatch(k.lower()) or (named and k == "value"))
             else redact_obj(v)
             for k, v in obj.items()
         }
