@@ -136,7 +136,7 @@ _SHAPE_RULES: list[tuple[re.Pattern[str], Anchors]] = [
     # GitHub personal / OAuth / app tokens.
     (
         _rx(r"\b(?:gh[pousr]_(?P<s1>[A-Za-z0-9]{30,})|github_pat_(?P<s2>[A-Za-z0-9_]{22,}))"),
-        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+        ("gh",),  # one scan for all six prefixes
     ),
     # GitLab tokens (personal, deploy, runner, trigger, CI job, OAuth, feed, mail, agent,
     # SCIM, feature flags) and runner registration tokens, as gitleaks knows them.
@@ -202,16 +202,13 @@ _SHAPE_RULES: list[tuple[re.Pattern[str], Anchors]] = [
         ("_KEY", "_PASS"),
     ),
     # Passwords in URLs: scheme://user:password@host. The password may hold "@", "#",
-    # "/" (pasted unencoded): it ends at the "@" that a host name follows.
+    # "/" (pasted unencoded): it ends at the "@" that a host name follows. Or a token as
+    # the URL user: https://TOKEN@host (random: 20+ chars, letters and digits).
     (
-        _rx(r"://[^\s/?#:\"'<>]*:(?![^\s/?#@]{0,40}\[REDACTED\])"
+        _rx(r"://(?:[^\s/?#:\"'<>]*:(?![^\s/?#@]{0,40}\[REDACTED\])"
             r"(?P<s1>[^\s\"'<>@]+(?:@[^\s\"'<>@]+)*?)"
-            r"@(?=(?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+(?:[:/?#\s\"'<>]|$)|localhost\b|\[)"),
-        ("://",),
-    ),
-    # A token as the URL user: https://TOKEN@host (random: 20+ chars, letters and digits).
-    (
-        _rx(r"://(?P<s1>(?=[^\s/@:]*[0-9])(?=[^\s/@:]*[A-Za-z])[A-Za-z0-9_.~+=-]{20,})@"),
+            r"@(?=(?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+(?:[:/?#\s\"'<>]|$)|localhost\b|\[)"
+            r"|(?P<s2>(?=[^\s/@:]*[0-9])(?=[^\s/@:]*[A-Za-z])[A-Za-z0-9_.~+=-]{20,})@)"),
         ("://",),
     ),
     # A value cut by an ellipsis (an evidence line shortened by the matcher): mask a
@@ -301,6 +298,7 @@ _FLAG_PREFILTER = re.compile(rf"--[a-z0-9-]*?(?:{_WORDS})[ \t=]")
 _JA_PREFILTERS = [re.compile(rf"{w}[\"']?[ \t]*[:=：＝]") for w in _WORDS_JA.split("|")]  # literal prefixes: fast
 _NAME_PREFILTER = re.compile(r"name[\"']?[ \t]*[:=]")
 _COMMAND_NEEDLES = (" -p", " -u", "\t-p", "\t-u", "curl", "wget", "configure", "--key")
+_COMMAND_RX = re.compile("|".join(re.escape(n) for n in _COMMAND_NEEDLES))
 
 # redact_obj: a dict key that *is* a secret name, e.g. {"primaryKey": "..."} parsed
 # from `az ml online-endpoint get-credentials`; its str value is masked whole.
@@ -414,6 +412,17 @@ def _label_lines(low: str) -> Spans:
     return _merged(spans + _lines_with(low, _COMMAND_NEEDLES))
 
 
+def _might_hold_label(low: str) -> bool:
+    """_label_lines for a short text: whether any label rule could apply anywhere in it."""
+    return bool(
+        _PREFILTER.search(low)
+        or ("--" in low and _FLAG_PREFILTER.search(low))
+        or ("name" in low and _NAME_PREFILTER.search(low))
+        or (not low.isascii() and any(p.search(low) for p in _JA_PREFILTERS))
+        or _COMMAND_RX.search(low)
+    )
+
+
 def _lower(text: str) -> str | None:
     """`text` lowercased with offsets unchanged, or None if that is not possible."""
     low = text.lower()
@@ -443,10 +452,11 @@ def redact(text: str) -> str:
     for pattern, groups, anchors in _SHAPE[:2]:  # PEM blocks span lines
         if anchors[0] in text:
             text = _masked(pattern, text, groups)
-    if len(text) <= _SHORT:  # a printed line: one regex call says whether any shape rule applies
-        if _ANY_ANCHOR.search(text):
+    if len(text) <= _SHORT:  # a printed line: one regex call says which shape rules apply
+        found = set(_ANY_ANCHOR.findall(text))
+        if found:
             for pattern, groups, anchors in _SHAPE[2:]:
-                if any(a in text for a in anchors):
+                if not found.isdisjoint(anchors):
                     text = _masked(pattern, text, groups)
     else:
         for pattern, groups, anchors in _SHAPE[2:]:
@@ -454,7 +464,12 @@ def redact(text: str) -> str:
             if spans:
                 text = _masked(pattern, text, groups, spans=spans)
     low = _lower(text)
-    spans = _label_lines(low) if low is not None else [(0, len(text))]
+    if low is None:
+        spans = [(0, len(text))]
+    elif len(low) <= _SHORT:  # one span or none: a few searches decide
+        spans = [(0, len(low))] if _might_hold_label(low) else []
+    else:
+        spans = _label_lines(low)
     if not spans:
         return text
     out, pos = [], 0
