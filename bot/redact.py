@@ -35,7 +35,7 @@ _ENV_REF = re.compile(r"\$[A-Z_][A-Z0-9_]*")
 _KEY_PREFIXES = (
     "api", "access", "account", "storage", "primary", "secondary", "private", "master", "endpoint",
     "subscription", "training", "prediction", "sharedaccess", "shared_access", "shared-access",
-    "signing", "auth", "client", "function", "secret",
+    "signing", "auth", "client", "function", "functions", "secret",
 )  # fmt: skip
 _LABEL = rf"""
     (?P<pw>passw(?:or)?d | passphrase | パスワード | 暗証番号
@@ -234,7 +234,7 @@ _LABEL_RULES: list[tuple[re.Pattern[str], tuple[str, ...]]] = [  # (rule, substr
     # YAML and ini: a password key that starts its line takes the rest of the line,
     # whatever its shape (spaces, "#" without a space before it); " # comment" stays.
     (
-        _rx(rf"""^[ \t]*(?:-[ \t]+)?["']?(?:{_PW_WORDS})["']?[ \t]*[:：=][ \t]*{_NOT_A_VALUE}(?![|>"'])
+        _rx(rf"""^[ \t]*(?:-[ \t]+)?["']?(?:{_PW_WORDS})["']?(?:[ \t]*[:：][ \t]*|[ \t]+=[ \t]*|=[ \t]+){_NOT_A_VALUE}(?![|>"'])
             (?P<s1>[!-~][ -~]*?)[ \t]*(?=[ \t]\#|\r?$|[^ -~])""", re.MULTILINE),
         ("pass", "pwd", "パスワード", "暗証番号"),
     ),
@@ -246,6 +246,17 @@ _LABEL_RULES: list[tuple[re.Pattern[str], tuple[str, ...]]] = [  # (rule, substr
             ["']?value["']?[ \t]*[:=][ \t]*{_value("s1", "s2", "s3")}"""),
         ("name",),
     ),
+    # .netrc: "machine h login u password p", on one line or one field per line.
+    (_rx(rf"\bmachine[ \t]+[^\s]+[^\r\n]*?[ \t]password[ \t]+{_value('s1', 's2', 's3')}"), ("machine",)),
+    (_rx(r"^[ \t]*password[ \t]+(?P<s1>(?=[^\s]*[^A-Za-z\s])[^\s]+)[ \t]*\r?$", re.MULTILINE), ("password ",)),
+    # XML settings (nuget.config, app.config): <add key="ClearTextPassword" value="…"/>.
+    (
+        _rx(r"""key=["'][^"'\r\n]*(?:password|secret|token|apikey|api_key|accountkey|connectionstring)[^"'\r\n]*["']
+            [ \t]+value=["'](?P<s1>[^"'\r\n]+)["']"""),
+        ("value=",),
+    ),
+    # wandb login KEY (40 hex, or the newer longer keys).
+    (_rx(r"\bwandb[ \t]+login\b[^\r\n]*?[ \t](?P<s1>[a-f0-9]{40}|[a-z0-9_-]{40,})(?![a-z0-9_-])"), ("wandb",)),
     # Command lines with a password flag: docker/podman/helm/oras/az (acr) login -p X,
     # az login -u U -p P, sshpass -p X / -pX; mysql -pX (attached only: "mysql -p db"
     # prompts); curl -u user:pass; aws configure set aws_secret_access_key X.
@@ -297,7 +308,7 @@ _PREFILTER = re.compile(rf"(?:{_WORDS})(?:\\?[\"'])?[ \t]*(?:=>|[:=：＝]|%3d)"
 _FLAG_PREFILTER = re.compile(rf"--[a-z0-9-]*?(?:{_WORDS})[ \t=]")
 _JA_PREFILTERS = [re.compile(rf"{w}[\"']?[ \t]*[:=：＝]") for w in _WORDS_JA.split("|")]  # literal prefixes: fast
 _NAME_PREFILTER = re.compile(r"name[\"']?[ \t]*[:=]")
-_COMMAND_NEEDLES = (" -p", " -u", "\t-p", "\t-u", "curl", "wget", "configure", "--key")
+_COMMAND_NEEDLES = (" -p", " -u", "\t-p", "\t-u", "curl", "wget", "configure", "--key", "machine", "password ", "value=", "wandb")
 _COMMAND_RX = re.compile("|".join(re.escape(n) for n in _COMMAND_NEEDLES))
 
 # redact_obj: a dict key that *is* a secret name, e.g. {"primaryKey": "..."} parsed

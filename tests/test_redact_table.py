@@ -109,6 +109,15 @@ TABLE = [
     row(f"az ml online-endpoint invoke -n ep --key {KEY_HEX}", KEY_HEX, "-n ep", "az-flag-key"),
     row(f"--client-secret={ENTRA_OLD} --tenant {SUB}", ENTRA_OLD, SUB, "flag-old-entra-secret"),
 
+    row(f"PGPASSWORD={PW} psql -h db.contoso.com -U ci", PW, "psql -h db.contoso.com -U ci", "env-prefix-then-command"),
+    row(f"machine api.contoso.com login ci password {PW}", PW, "machine api.contoso.com login ci password", "netrc-line"),
+    row(f"machine api.contoso.com\n  login ci\n  password {PW}\n", PW, ("login ci", "password "), "netrc-fields"),
+    row("Password incorrect", (), "Password incorrect", "password-prose-two-words-stays"),
+    row("wandb login 0123456789abcdef0123456789abcdef01234567", "0123456789abcdef0123456789abcdef01234567", "wandb login",
+        "wandb-login"),
+    row(f'<add key="ClearTextPassword" value="{PW}" />', PW, 'key="ClearTextPassword"', "nuget-config"),
+    row('<add key="Timeout" value="30" />', (), 'value="30"', "xml-setting-stays"),
+
     # --- credentials in JSON and YAML ----------------------------------------------------------
     row('{\n  "passwords": [\n    {\n      "name": "password",\n      "value": "' + ACR_PW + '"\n    },\n'
         '    {\n      "name": "password2",\n      "value": "' + ACR_PW[::-1] + '"\n    }\n  ],\n  "username": "myreg"\n}',
@@ -263,6 +272,12 @@ TABLE = [
     row(f"id_token={JWT}&state=abc", JWT, "&state=abc", "jwt-form"),
     row(f"Ocp-Apim-Subscription-Key: {KEY_HEX}", KEY_HEX, "Ocp-Apim-Subscription-Key", "apim-header"),
     row(f"Training-Key: {CV_KEY}", CV_KEY, "Training-Key", "cv-training-key-header"),
+    row(f"x-functions-key: {KEY_HEX}", KEY_HEX, "x-functions-key", "functions-key-header"),
+    row(f'{{"Credentials": {{"AccessKeyId": "{AWS_ID}", "SecretAccessKey": "{AWS_SECRET}", "SessionToken": "{AWS_SESSION}"}}}}',
+        (AWS_ID[4:], AWS_SECRET, AWS_SESSION), '"SessionToken"', "sts-assume-role-json"),
+    row(f"https://b.s3.amazonaws.com/k?X-Amz-Credential={AWS_ID}%2F20240501&X-Amz-Security-Token={AWS_SESSION}"
+        "&X-Amz-Signature=0123456789abcdef0123456789abcdef&X-Amz-Expires=3600", (AWS_ID[4:], AWS_SESSION, "0123456789abcdef0123456789abcdef"),
+        "X-Amz-Expires=3600", "s3-presigned-url"),
     row("UserId: AROAFAKETEST0000EXMP:botocore-session-1714550000", (), "AROAFAKETEST0000EXMP", "aws-role-id-stays"),
     row("task-runner-0000000000000000000001 started", (), "task-runner-0000000000000000000001", "task-id-stays"),
     row("disk-0f6a3b2c1d4e4f5a8b9c0d1e2f3a4b5c attached", (), "disk-0f6a3b2c1d4e4f5a8b9c0d1e2f3a4b5c", "disk-id-stays"),
