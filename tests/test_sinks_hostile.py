@@ -194,13 +194,13 @@ def _fenced_blocks(lines: list[str]) -> list[str]:
                 blocks.append("\n".join(body))
                 fence, body = "", []
             else:
-                assert not (line.startswith(fence) and not line.strip("`")), "a backtick run closed the fence early"
+                longest = max((len(r) for r in re.findall(r"`+", line)), default=0)
+                assert longest < len(fence), f"a run of {longest} backticks inside a {len(fence)}-backtick fence: {line!r}"
                 body.append(line)
         elif line.startswith("```"):
             fence = line
-            inner = max((len(r) for r in re.findall(r"`+", "\n".join(lines))), default=0)
-            assert len(fence) >= 3 and not line.strip("`"), line
-            assert inner >= len(fence)  # sanity: the runs inside exist
+            assert not line.strip("`"), line
+    assert not fence, "a code block was never closed"
     return blocks
 
 

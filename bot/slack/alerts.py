@@ -11,7 +11,6 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.errors import CloudError
-from bot.redact import redact
 from bot.slack import blocks as B
 from bot.watch import SinkThrottled
 
