@@ -26,7 +26,7 @@ from tests.test_slack import SUB, command, interactive, make_app, signed
 ROOT = Path(__file__).resolve().parent.parent
 PW = "Fake-Passw0rd-42"
 PINGS = "<!channel> <!here> <@U0EVIL> <#C0EVIL> <!subteam^S0EVIL> <https://evil.example/x|click here> & <endpoint>"
-HOSTILE_LINE = f"ResourceNotReady: User container has crashed or terminated {PINGS} password={PW}"
+HOSTILE_LINE = f"ResourceNotReady: User container has crashed or terminated {PINGS} password={PW} \u202edetacilpmoc\u202c \x1b]0;t\x07"
 ALLOWED = {"<!subteam^S0ONCALL>", "<@U1>"}  # the only live entities: built by the app from IDs it was given
 
 
@@ -55,6 +55,8 @@ def assert_inert(payloads: list[Any]) -> None:
         assert not re.search(r"&(?!amp;|lt;|gt;)", s), f"bare & in {s!r}"
     everything = json.dumps(payloads, ensure_ascii=False)
     assert PW not in everything
+    bad = re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", everything)
+    assert not bad, everything[max(0, bad.start() - 300): bad.start() + 20]
 
 
 def test_every_slack_message_escapes_hostile_input(tmp_path):
@@ -150,10 +152,11 @@ FENCE_BREAK = "Traceback\n```\n# Forged heading after a closed fence\n````\n<scr
 def test_markdown_export_escapes_cells_html_and_fences():
     t = Ticket(fingerprint="f", service="azureml-endpoint", lang="en", id=9,
                title="Deploy failed\n# Forged heading <b>bold</b> | x",
-               fields={"region": FORGE, "endpoint": "ep|<script>x</script>", "error_message": FENCE_BREAK,
+               fields={"region": FORGE, "endpoint": "ep|<script>x</script>", "error_message": FENCE_BREAK + "\x1b]52;c;eA==\x07\u202e",
                        "log_excerpt": "line with ``` and ```` inside", "deployment": "blue"},
                evidence=["line 3: ```` fence attempt", "line 4: <!-- comment"], tried=[{"step": "retry <i>", "outcome": "a|b"}])
     md = render_ticket(t, "md")
+    assert "\x1b" not in md and "\u202e" not in md and "\x07" not in md
     lines = md.splitlines()
     # no raw HTML outside code blocks, no forged heading
     outside = _outside_fences(lines)

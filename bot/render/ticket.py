@@ -14,6 +14,7 @@ from markupsafe import Markup
 from bot.errors import InputError
 from bot.playbooks.fields import TICKET_FIELDS
 from bot.redact import redact, redact_obj
+from bot.render.terminal import safe
 from bot.tickets import TEMPLATE_SERVICE, Ticket
 
 FORMATS = ("md", "json", "text")
@@ -91,7 +92,8 @@ def render_ticket(ticket: Ticket, fmt: str = "md", directory: str | None = None)
         return json.dumps(redact_obj(ticket.to_json()), ensure_ascii=False, indent=2)
     md = environment(directory).get_template(template_name(ticket)).render(**context(ticket))
     md = re.sub(r"\n{3,}", "\n\n", md).strip() + "\n"
-    return redact(md if fmt == "md" else markdown_to_text(md))
+    # safe(): a ticket is pasted and printed; escape sequences and bidi overrides from a log have no place in it
+    return safe(redact(md if fmt == "md" else markdown_to_text(md)))
 
 
 def markdown_to_text(md: str) -> str:

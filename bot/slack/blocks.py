@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.commands.diagnose import DiagnoseResult, Diagnosis
 from bot.redact import redact
+from bot.render.terminal import safe
 
 SECTION_MAX = 3000  # characters in a section's text
 HEADER_MAX = 150
@@ -54,18 +55,19 @@ def mrkdwn_escape(text: str) -> str:
 def mrkdwn(text: str | Sequence[str]) -> str:
     """The one escaping helper for Slack: every mrkdwn string the app sends passes here.
 
-    Redacts, then escapes `&`, `<` and `>` in everything except Entity parts, so text from
+    Redacts, drops control characters and bidi overrides (as for a terminal), then escapes
+    `&`, `<` and `>` in everything except Entity parts, so text from
     input, logs or the cloud (`<!channel>`, `<@U…>`, `<url|text>`, a step's `<endpoint>`)
     is shown as typed and never goes live. Code fences get the same treatment: Slack
     parses `<…>` inside them too.
     """
     parts = [text] if isinstance(text, str) else text
-    return "".join(p if isinstance(p, Entity) else mrkdwn_escape(redact(p)) for p in parts)
+    return "".join(p if isinstance(p, Entity) else mrkdwn_escape(safe(redact(p))) for p in parts)
 
 
 def clip(text: str, limit: int) -> str:
     """Redacted plain text (headers, buttons, labels: Slack does not parse them) within `limit`."""
-    return _cut(redact(text), limit)
+    return _cut(safe(redact(text)), limit)
 
 
 def _cut(text: str, limit: int) -> str:

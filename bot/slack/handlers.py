@@ -366,7 +366,7 @@ def ticket_modal(t: Ticket, channel: str) -> dict[str, Any]:
         element: dict[str, Any] = {"type": "plain_text_input", "action_id": "v", "multiline": name in ("log_excerpt", "error_message", "status_message", "manifest_summary"),
                                    "max_length": MODAL_FIELD_MAX}
         if value:
-            element["initial_value"] = redact(value)[:MODAL_FIELD_MAX]
+            element["initial_value"] = B.clip(value, MODAL_FIELD_MAX)
         blocks.append({"type": "input", "block_id": f"f_{name}", "optional": name not in t.required,
                        "label": {"type": "plain_text", "text": B.clip(TICKET_FIELDS.get(name, name), 150)}, "element": element})
     return {"type": "modal", "callback_id": "ticket_modal", "title": {"type": "plain_text", "text": f"Ticket #{t.id}"[:24]},
