@@ -261,3 +261,20 @@ def test_safe_removes_whole_sequences_and_keeps_text():
     assert safe(f"x{BIDI}y") == "xtxt.exe isolatey"
     assert safe(f"{C1}z\x00\x08\x7f") == "z"
     assert safe("line 1\r\nline 2\tcol\nキー：なし") == "line 1\nline 2\tcol\nキー：なし"
+
+
+def test_slack_audit_redacts_before_it_cuts(tmp_path):
+    from tests.fake_slack import FakeSlack
+
+    secret = "Tst8Q~FakeClientSecretForUnitTests.0_~0_"  # unlabelled (31-34 chars after Q~): recognisable only whole
+    slack = FakeSlack()
+    try:
+        app, store = make_app(slack, tmp_path)
+        lead = "diagnose ResourceNotReady: User container has crashed or terminated "
+        text = lead + "x" * (500 - len(lead) - 16) + " " + secret  # the audit keeps 500 characters: 15 of the secret
+        app.dispatch(signed(command(slack, text)))
+        slack.wait_for("/response_url/cmd")
+        args = store.audit_rows()[0]["args"]
+        assert len(args) <= 500 and secret[:12] not in args, args[-40:]
+    finally:
+        slack.close()

@@ -91,7 +91,7 @@ class Handlers:
         user, channel = body.get("user_id", ""), body.get("channel_id", "")
         lang = self.locales.lang(user)
         kind = "tickets" if request.verb == "ticket" else "read"
-        args = body.get("text", "")[:500]
+        args = redact(body.get("text", ""))[:500]  # redact first: a cut must not split a secret
         if not self._allowed(kind, user, channel, lang, respond, request.verb, args):
             return
         try:
