@@ -197,7 +197,7 @@ _SHAPE_RULES: list[tuple[re.Pattern[str], Anchors]] = [
     # Lower-case *_key is too often a DB/S3/partition key to mask by name alone;
     # paths and ARNs (SSH_KEY=~/.ssh/id, KMS_KEY=arn:...) are not secrets.
     (
-        _rx(r"(?<=[A-Z0-9])_(?:KEY|PASS)(?:[ \t]*=|\\?\"[ \t]*:|(?P<colon>[ \t]*:))[ \t]*(?!arn:|/|~/|\./)"
+        _rx(r"(?<=[A-Z0-9])_(?:KEY|PASS)(?:[ \t]*=>?|\\?\"[ \t]*:|(?P<colon>[ \t]*[:：]))[ \t]*(?!arn:|/|~/|\./)"
             + _value("s1", "s2", "s3", "colon", unless=())),
         ("_KEY", "_PASS"),
     ),
@@ -273,7 +273,13 @@ _LABEL_RULES: list[tuple[re.Pattern[str], tuple[str, ...]]] = [  # (rule, substr
         ("configure",),
     ),
     # Command-line flags: --client-secret X, --password=X, --account-key X, --sas-token X.
-    (_rx(rf"--(?<![\w-]--)[a-z0-9-]*?(?:{_LABEL})(?:=|[ \t]+){_value('s1', 's2', 's3')}"), ("--",)),
+    (_rx(rf"--(?<![\w-]--)[a-z0-9_-]*?(?:{_LABEL})(?:=|[ \t]+){_value('s1', 's2', 's3')}"), ("--",)),
+    # XML elements: <password>…</password>, <ClientSecret>…</ClientSecret>, <AccountKey>…</AccountKey>
+    # (a <connectionString> keeps its endpoint: its AccountKey= / SharedAccessKey= is masked inside).
+    (
+        _rx(rf"<(?P<tag>[a-z0-9_.:-]*?(?:{_LABEL}))>(?P<s1>[^<\r\n]+)</(?P=tag)>"),
+        ("</",),
+    ),
     # A bare --key flag (az ml … --key, az storage … --key): long values only, so that
     # `sort --key=2,3` stays.
     (_rx(r"--key(?:=|[ \t]+)(?P<s1>[a-z0-9+/=_-]{16,})"), ("--key",)),
@@ -305,10 +311,10 @@ _LABEL_RULES_I = [re.compile(p.pattern, p.flags | re.IGNORECASE) for p, _ in _LA
 _WORDS = r"p(?:assw(?:or)?d|assphrase|wd)|s(?:ecret|ig(?:nature)?)|token|auth(?:orization)?|key[12]?|code"
 _WORDS_JA = r"キー|パスワード|シークレット|トークン|暗証番号|秘密鍵"
 _PREFILTER = re.compile(rf"(?:{_WORDS})(?:\\?[\"'])?[ \t]*(?:=>|[:=：＝]|%3d)")
-_FLAG_PREFILTER = re.compile(rf"--[a-z0-9-]*?(?:{_WORDS})[ \t=]")
-_JA_PREFILTERS = [re.compile(rf"{w}[\"']?[ \t]*[:=：＝]") for w in _WORDS_JA.split("|")]  # literal prefixes: fast
+_FLAG_PREFILTER = re.compile(rf"--[a-z0-9_-]*?(?:{_WORDS})[ \t=]")
+_JA_PREFILTERS = [re.compile(rf"{w}(?:\\?[\"'])?[ \t]*[:=：＝]") for w in _WORDS_JA.split("|")]  # literal prefixes: fast
 _NAME_PREFILTER = re.compile(r"name[\"']?[ \t]*[:=]")
-_COMMAND_NEEDLES = (" -p", " -u", "\t-p", "\t-u", "curl", "wget", "configure", "--key", "machine", "password ", "value=", "wandb")
+_COMMAND_NEEDLES = (" -p", " -u", "\t-p", "\t-u", "curl", "wget", "configure", "--key", "machine", "password ", "value=", "wandb", "</")
 _COMMAND_RX = re.compile("|".join(re.escape(n) for n in _COMMAND_NEEDLES))
 
 # redact_obj: a dict key that *is* a secret name, e.g. {"primaryKey": "..."} parsed

@@ -118,6 +118,9 @@ TABLE = [
     row(f'<add key="ClearTextPassword" value="{PW}" />', PW, 'key="ClearTextPassword"', "nuget-config"),
     row('<add key="Timeout" value="30" />', (), 'value="30"', "xml-setting-stays"),
 
+    row(f"python train.py --db_password {PW} --epochs 3", PW, "--epochs 3", "flag-with-underscores"),
+    row(f"--hf_token={HF}", HF[3:], "--hf_token=", "flag-underscore-equals"),
+
     # --- credentials in JSON and YAML ----------------------------------------------------------
     row('{\n  "passwords": [\n    {\n      "name": "password",\n      "value": "' + ACR_PW + '"\n    },\n'
         '    {\n      "name": "password2",\n      "value": "' + ACR_PW[::-1] + '"\n    }\n  ],\n  "username": "myreg"\n}',
@@ -149,6 +152,13 @@ TABLE = [
     row(f"storage_account_key: {STORAGE_KEY}", STORAGE_KEY, "storage_account_key", "yaml-storage-key"),
     row(f'"connectionString": "DefaultEndpointsProtocol=https;AccountName=cvstore;AccountKey={STORAGE_KEY};EndpointSuffix=core.windows.net"',
         STORAGE_KEY, ("AccountName=cvstore", "EndpointSuffix=core.windows.net"), "json-connection-string"),
+    row(f"<ClientSecret>{ENTRA_OLD}</ClientSecret><TenantId>{SUB}</TenantId>", ENTRA_OLD, f"<TenantId>{SUB}</TenantId>", "xml-element-secret"),
+    row(f"<connectionString>Endpoint=sb://x.servicebus.windows.net/;SharedAccessKey={KEY_HEX}</connectionString>", KEY_HEX,
+        "<connectionString>Endpoint=sb://x.servicebus.windows.net/", "xml-element-connection-string"),
+    row(f"'password' => '{PW}',", PW, "'password' => '", "php-array"),
+    row(f"AZURE_OPENAI_KEY => '{KEY_HEX}'", KEY_HEX, "AZURE_OPENAI_KEY => '", "env-key-fat-arrow"),
+    row(f'{{\\"パスワード\\": \\"{PW}\\"}}', PW, "パスワード", "ja-label-escaped-json"),
+    row(f"DB_PASS：{PW}", PW, "DB_PASS：", "env-pass-fullwidth-colon"),
     row('  password: "${DB_PASSWORD}"', (), "${DB_PASSWORD}", "yaml-placeholder-stays"),
     row("  password: <your-password>", (), "<your-password>", "yaml-angle-placeholder-stays"),
     row("  password: ********", (), "********", "yaml-stars-stay"),
