@@ -62,8 +62,12 @@ _SCHEME = (
 # char, so the Japanese text around a key ("キー：abc123のプロジェクト ID …") keeps its
 # IDs. "[" and "]" may occur inside (old Entra ID client secrets use them), not first.
 # (?-i:…): under IGNORECASE the non-ASCII range would also exclude "k" and "s" (K, ſ).
-_BARE = r"(?-i:[^\s\"'`,;&(){}\[\]<>\\\x7f-\U0010ffff][^\s\"'`,;&(){}<>\\\x7f-\U0010ffff]*)"
-_BARE_CLASS = r"(?-i:[^\s\"'`,;&(){}\[\]<>\\\x7f-\U0010ffff])"
+_EXCLUDED = "\"'`,;&(){}[]<>\\"
+_ASCII_VALUE = "".join(re.escape(chr(c)) for c in range(0x21, 0x7F) if chr(c) not in _EXCLUDED)
+# Positive ASCII classes: a negated class with a range up to U+10FFFF costs ~10 ms to compile,
+# once per rule. (?-i:…): under IGNORECASE "k" and "s" would also match K and ſ.
+_BARE = rf"(?-i:[{_ASCII_VALUE}][{_ASCII_VALUE}\[\]]*)"
+_BARE_CLASS = rf"(?-i:[{_ASCII_VALUE}])"
 
 
 def _value(a: str, b: str, c: str, colon: str | None = None, unless: tuple[str, ...] = ("pw", "scheme")) -> str:
@@ -303,7 +307,13 @@ _LABEL_RULES: list[tuple[re.Pattern[str], tuple[str, ...]]] = [  # (rule, substr
 ]
 # Fallback should lowercasing ever change a line's length (see _lower): match the
 # original with IGNORECASE, slower but correct.
-_LABEL_RULES_I = [re.compile(p.pattern, p.flags | re.IGNORECASE) for p, _ in _LABEL_RULES]
+_LABEL_RULES_I: list[re.Pattern[str]] = []  # compiled on first use (_ignorecase): rarely needed, slow to build
+
+
+def _ignorecase(i: int) -> re.Pattern[str]:
+    if not _LABEL_RULES_I:
+        _LABEL_RULES_I.extend(re.compile(p.pattern, p.flags | re.IGNORECASE) for p, _ in _LABEL_RULES)
+    return _LABEL_RULES_I[i]
 
 # Cheap prefilter: every label ends with one of these words, followed by a separator
 # (or, for --flags, a space). Case-sensitive and lookaround-free, so `re` scans the
@@ -331,7 +341,7 @@ def _secret_groups(pattern: re.Pattern[str]) -> tuple[int, ...]:
 
 
 _SHAPE = [(p, _secret_groups(p), anchors) for p, anchors in _SHAPE_RULES]
-_LABELS = [(p, pi, _secret_groups(p), need) for (p, need), pi in zip(_LABEL_RULES, _LABEL_RULES_I)]
+_LABELS = [(p, i, _secret_groups(p), need) for i, (p, need) in enumerate(_LABEL_RULES)]
 
 
 # The rest of a secret wrapped onto the next line (a terminal or a log viewer cut a long
@@ -450,9 +460,9 @@ def _lower(text: str) -> str | None:
 
 def _redact_labels(lines: str) -> str:
     low = _lower(lines)
-    for rule, rule_i, groups, need in _LABELS:
+    for rule, i, groups, need in _LABELS:
         if any(n in (low if low is not None else lines.lower()) for n in need):  # needs are lowercase; "" is in every text
-            masked = _masked(rule, lines, groups, haystack=low) if low is not None else _masked(rule_i, lines, groups)
+            masked = _masked(rule, lines, groups, haystack=low) if low is not None else _masked(_ignorecase(i), lines, groups)
             if masked is not lines:
                 lines, low = masked, _lower(masked)
     return lines
