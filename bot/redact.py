@@ -220,7 +220,8 @@ _SHAPE_RULES: list[tuple[re.Pattern[str], Anchors]] = [
     (
         _rx(r"(?<![A-Za-z0-9_+/=.~-])(?P<s1>(?:AKIA|ASIA|ABIA|ACCA|A3T|gh[pousr]_|github_pat_|gl[a-z]{1,6}-|hf_|api_org_"
             r"|sk-|[sr]k_live_|npm_|dapi|xox[a-z]-|xapp-|eyJ|AIza|pypi-)[A-Za-z0-9_.~+/=-]*"
-            r"|(?=[A-Za-z0-9+/=_-]*[0-9])(?=[A-Za-z0-9+/=_-]*[A-Z])[A-Za-z0-9+/=_-]{24,}|[A-Za-z0-9_.~-]{3}\dQ~[A-Za-z0-9_.~-]*)…"),
+            r"|(?=[A-Za-z0-9+/=_-]*[0-9])(?=[A-Za-z0-9+/=_-]*[A-Z])(?![A-Za-z0-9+/=_-]*[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-)"
+            r"[A-Za-z0-9+/=_-]{24,}|[A-Za-z0-9_.~-]{3}\dQ~[A-Za-z0-9_.~-]*)…"),  # a cut resource path with a GUID stays
         ("…",),
     ),
 ]
