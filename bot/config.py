@@ -188,6 +188,8 @@ class StoreSection(Section):
     """Where state lives: a SQLite file (`path`, the default) or a PostgreSQL server every host shares (`url`)."""
 
     path: str | None = None
+    busy_timeout_s: float = Field(default=10.0, ge=0, le=600)
+    """How long to wait for another process's write lock before giving up with an error."""
     url: str | None = None
     """postgresql://user@host:5432/dbname?sslmode=require, without a password."""
     password_env: str | None = None
@@ -347,12 +349,17 @@ def _read(path: str | Path | None, env: Mapping[str, str]) -> tuple[Path | None,
     if chosen is None:
         return None, None
     p = Path(chosen).expanduser()
-    if not p.is_file():
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a directory, not a config file", hint="pass --config PATH/triage.toml")
+    if not p.exists():
         raise ConfigError(f"{p}: config file not found", hint="pass --config PATH or set TRIAGE_CONFIG")
     try:
         return p, p.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not UTF-8 text") from None
+        raise ConfigError(f"{p}: not UTF-8 text", hint="save it as UTF-8") from None
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read the config file: {e.strerror}",
+                          hint="make it readable by the user running triage (it holds no secrets: keep those in the environment)") from None
 
 
 def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:

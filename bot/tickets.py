@@ -11,7 +11,7 @@ from bot.errors import InputError, TriageError
 from bot.failures import Failure, images_per_tag_lines
 from bot.playbooks.fields import TICKET_FIELDS
 from bot.redact import redact
-from bot.store import Store, Tx, dumps, utcnow
+from bot.store import MAX_ID, Store, Tx, dumps, utcnow
 from bot.ticket_words import (
     JA_FIELD_LABELS,
     KIND,
@@ -322,15 +322,50 @@ _TEXT_FIELDS: list[tuple[str, re.Pattern[str]]] = [
 
 
 def extract_fields(text: str) -> dict[str, str]:
-    """IDs and names a pasted text already holds (first occurrence wins), so the requester types less."""
+    """IDs and names a pasted text holds anywhere (first occurrence wins), so the requester types less."""
     out: dict[str, str] = {}
-    for line in text.splitlines()[:5000]:
+    for line in text.splitlines():
         for name, pattern in _TEXT_FIELDS:
             if name not in out:
                 m = pattern.search(line)
                 if m:
                     out[name] = m.group(1)
+        if len(out) == _FIELD_NAMES:
+            break
     return out
+
+
+_FIELD_NAMES = len({name for name, _ in _TEXT_FIELDS})
+EXCERPT_HEAD = 1_500  # characters: the command and the first context lines
+EXCERPT_TAIL = 2_500  # characters: where the error usually is
+
+
+def excerpt(text: str, head: int = EXCERPT_HEAD, tail: int = EXCERPT_TAIL) -> str:
+    """The redacted head and tail of a long text, cut on line breaks, the cut marked on a line of its own.
+
+    Redacts the whole text first, so no cut can split a secret into parts the redactor
+    no longer recognises.
+    """
+    text = redact(text)
+    if len(text) <= head + tail + 200:
+        return text
+    first = text[:head]
+    if (nl := first.rfind("\n")) > head // 2:
+        first = first[: nl + 1]
+    last = text[-tail:]
+    if 0 <= (nl := last.find("\n")) < tail // 2:
+        last = last[nl + 1 :]
+    if not first.endswith("\n"):
+        first += "\n"
+    middle = text[len(first) : len(text) - len(last)]
+    lines = middle.count("\n")
+    return f"{first}[… {lines:,} line{'s' if lines != 1 else ''} ({len(middle):,} characters) cut …]\n{last}"
+
+
+def paste_record(text: str) -> tuple[str, dict[str, str]]:
+    """What is kept of a pasted text for a later ticket: its redacted excerpt and the IDs found anywhere in it."""
+    clean = redact(text)
+    return excerpt(clean), extract_fields(clean)
 
 
 # -- storage ------------------------------------------------------------------------------
@@ -511,6 +546,7 @@ class TicketStore:
 
     def _get_in(self, db: Tx, ticket_id: int, *, lock: bool = False) -> Ticket:
         """The ticket; `lock` holds its row until the transaction ends (read-modify-write from several hosts)."""
+        _check_id(ticket_id)
         row = db.one("select * from tickets where id = ?", [ticket_id], for_update=lock)
         if row is None:
             raise TicketNotFound(f"no ticket #{ticket_id}", hint="`triage ticket list` shows the tickets")
@@ -534,3 +570,8 @@ def _merge_tried(old: list[dict[str, str]], new: list[dict[str, str]]) -> list[d
         if t["step"] not in by_step or t["outcome"] != "not recorded":
             by_step[t["step"]] = t
     return list(by_step.values())
+
+
+def _check_id(ticket_id: int) -> None:
+    if not 1 <= ticket_id <= MAX_ID:
+        raise TicketNotFound(f"no ticket #{ticket_id}: ticket numbers are 1 or more", hint="`triage ticket list` shows the tickets")

@@ -51,7 +51,7 @@ class Sink(Protocol):
 
     def update(self, channel: str, ts: str, alert: dict[str, Any]) -> None: ...
 
-    def reply(self, channel: str, thread_ts: str, text: str) -> None: ...
+    def reply(self, channel: str, thread_ts: str, text: str, user: str | None = None) -> None: ...
 
     def find_posted(self, channel: str, fingerprint: str, since: str) -> str | None: ...
 
@@ -265,8 +265,10 @@ class Watcher:
                                         "claimed_until": claimed_until}) or 0)
 
     # -- events from the Slack buttons -----------------------------------------------------
-    def note(self, fingerprint: str, text: str, **changes: Any) -> None:
+    def note(self, fingerprint: str, text: str, *, user: str | None = None, **changes: Any) -> None:
         """Record an acknowledgement or a drafted ticket, then put it in the thread and update the root.
+
+        `{user}` in `text` stands for `user`, whom the sink may mention (the rest is shown as text).
 
         Runs in the Slack app, beside the watcher: it sends only its own two entries, claimed for
         NOTE_CLAIM_S so the watcher's drain leaves them alone (and sends them if this process dies).
@@ -277,7 +279,8 @@ class Watcher:
                 raise TriageError("this alert is no longer known to triage")
             db.update("alerts", {"fingerprint": fingerprint}, changes)
             until = self.clock() + NOTE_CLAIM_S
-            ids = [self._enqueue(db, fingerprint, "reply", row["channel"], {"text": text}, until),
+            payload = {"text": text, "user": user} if user else {"text": text}
+            ids = [self._enqueue(db, fingerprint, "reply", row["channel"], payload, until),
                    self._enqueue(db, fingerprint, "update", row["channel"], {}, until)]
         self.drain(only=ids)
 
@@ -360,7 +363,7 @@ class Watcher:
                 return
             raise TriageError("root message not posted yet")
         if op == "reply":
-            self.sink.reply(channel, ts, payload["text"])
+            self.sink.reply(channel, ts, payload["text"], payload.get("user"))
         elif op == "update":
             self.sink.update(channel, ts, alert)
         self._mark(entry["id"])

@@ -337,7 +337,7 @@ def test_acknowledge_through_note_replies_and_updates_the_root_with_who(env):
 
     app_side = env.watcher()  # the Slack app's own Watcher, beside the running one
     at = "2024-05-01T10:00:00+00:00"
-    app_side.note(fp, f":eyes: Acknowledged by <@U0ONCALL> at {at}.", state="acked", acked_by="U0ONCALL", acked_at=at)
+    app_side.note(fp, f":eyes: Acknowledged by {{user}} at {at}.", user="U0ONCALL", state="acked", acked_by="U0ONCALL", acked_at=at)
     calls = env.new_calls()
     assert paths(calls) == [POST, UPDATE]
     assert (calls[0][1]["thread_ts"], calls[0][1]["text"]) == (root, f":eyes: Acknowledged by <@U0ONCALL> at {at}.")

@@ -7,6 +7,7 @@ command groups live beside it (lookups, tickets, manifest, slack) and register o
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
 import sys
@@ -21,6 +22,7 @@ from bot.commands import playbooks as playbooks_cmd
 from bot.errors import InputError, TriageError
 from bot.playbooks.model import SERVICES
 from bot.redact import redact, redact_obj
+from bot.render import terminal
 from bot.render import text as render
 
 LANG = click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True, help="Language of titles and steps.")
@@ -28,13 +30,18 @@ JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON obje
 SERVICE = click.option("--service", type=click.Choice(SERVICES), help="Only playbooks of this service (azureml = both Azure ML areas).")
 
 
+def say(text: str, *, err: bool = False) -> None:
+    """Every line printed passes the redactor, then loses escape sequences and control characters."""
+    click.echo(terminal.safe(redact(text)), err=err)
+
+
 def emit(text: str) -> None:
-    """Every line printed passes the redactor."""
-    click.echo(redact(text))
+    say(text)
 
 
 def emit_json(obj: Any) -> None:
-    click.echo(json.dumps(redact_obj(obj), ensure_ascii=False, indent=2))
+    # json.dumps escapes C0 controls itself; safe() removes the C1 and bidi ones it leaves raw
+    click.echo(terminal.safe(json.dumps(redact_obj(obj), ensure_ascii=False, indent=2)))
 
 
 # The command groups that live in modules of their own, by command name: a module is imported only
@@ -181,7 +188,7 @@ def playbooks_lint(directory: Path | None) -> None:
     report = playbooks_cmd.lint(directory)
     if not report.ok:
         for problem in report.problems:
-            click.echo(f"error: {problem}", err=True)
+            say(f"error: {problem}", err=True)
         raise SystemExit(1)
     emit(f"ok: {report.playbooks} playbooks, {report.examples} examples")
 
@@ -196,18 +203,34 @@ def provider_overrides(ctx: click.Context) -> dict[str, dict[str, Any]] | None:
 TARGET = click.option("--target", "target", metavar="NAME", help="Only this target (its `name` in triage.toml).")
 
 
+def _check_utf8(args: list[str]) -> None:
+    """Arguments the OS could not decode as UTF-8 arrive with lone surrogates: name them, do not crash later."""
+    for n, arg in enumerate(args, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = arg.encode("utf-8", "surrogateescape")
+            shown = raw.decode("utf-8", "backslashreplace")
+            raise InputError(f"argument {n} is not valid UTF-8: {shown}",
+                             hint="pass text and paths as UTF-8 (check the terminal's or the script's locale)") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: named errors become one friendly line, never a stack trace."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        cli.main(args=argv, prog_name="triage", standalone_mode=False)
+        _check_utf8(args)
+        cli.main(args=args, prog_name="triage", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as e:
-        e.show()
+        shown = io.StringIO()
+        e.show(file=shown)  # click's usage and message, which quote the (hostile) arguments
+        say(shown.getvalue().rstrip("\n"), err=True)
         sys.exit(e.exit_code)
     except TriageError as e:
-        click.echo(redact(f"error: {e}"), err=True)
+        say(f"error: {e}", err=True)
         sys.exit(e.exit_code)
     except BrokenPipeError:
         sys.stderr.close()  # `triage … | head` closed the pipe; not an error
@@ -215,8 +238,13 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as e:  # the last line of defence at the process edge
+        from bot.store import database_errors
+
+        if isinstance(e, database_errors()):  # a fault the store did not name: still one line, never a trace
+            say(f"error: the state database failed: {e}", err=True)
+            sys.exit(1)
         if os.environ.get("TRIAGE_DEBUG"):
             raise
-        click.echo(redact(f"internal error: {type(e).__name__}: {e}\n  set TRIAGE_DEBUG=1 to see the trace"), err=True)
+        say(f"internal error: {type(e).__name__}: {e}\n  set TRIAGE_DEBUG=1 to see the trace", err=True)
         sys.exit(70)
 

@@ -29,11 +29,9 @@ def serve(ctx: click.Context, http_mode: bool, port: int, host: str) -> None:
       triage serve
       triage serve --http --port 8080
     """
-    import logging
-
     from bot.slack.app import serve as serve_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _log_to_terminal()
     serve_app(settings(ctx), http=http_mode, host=host, port=port)
 
 
@@ -66,12 +64,12 @@ def watch(ctx: click.Context, once: bool, interval: float | None, post_baseline:
     from bot.store import open_store
     from bot.watch import Watcher
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _log_to_terminal()
     s = settings(ctx)
     token = s.env.get("SLACK_BOT_TOKEN", "")
     if not token:
         raise config.ConfigError("SLACK_BOT_TOKEN is not set", hint="the watcher posts alerts with the bot token (xoxb-…)")
-    watcher = Watcher(s, open_store(s.store_location()), SlackSink(alert_client(token, s.env.get("SLACK_API_URL"))),
+    watcher = Watcher(s, open_store(s.store_location(), s.config.store.busy_timeout_s), SlackSink(alert_client(token, s.env.get("SLACK_API_URL"))),
                       post_baseline=post_baseline or None)
     if interval:
         watcher.interval = interval
@@ -83,3 +81,12 @@ def watch(ctx: click.Context, once: bool, interval: float | None, post_baseline:
         watcher.release()
 
 
+def _log_to_terminal() -> None:
+    """INFO logs on stderr, made terminal-safe: they quote cloud and Slack text."""
+    import logging
+
+    from bot.render.terminal import SafeFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])

@@ -9,18 +9,19 @@ from typing import Any
 
 import click
 
-from bot.cli import JSON, LANG, SERVICE, cli, emit, emit_json, settings
+from bot.cli import JSON, LANG, SERVICE, cli, emit, emit_json, say, settings
 from bot.errors import InputError
-from bot.redact import redact
-from bot.store import Store, open_store
+from bot.store import MAX_ID, Store, open_store
 # -- tickets --------------------------------------------------------------------------------
 
+TICKET_ID = click.IntRange(1, MAX_ID)  # what SQLite can hold: larger numbers are a usage error, not an overflow
 TICKET_FORMAT = click.option("--format", "fmt", type=click.Choice(["md", "json", "text"]), default="md", show_default=True,
                              help="md for the support form, json for tools, text for plain forms.")
 
 
 def _store(ctx: click.Context) -> Store:
-    return open_store(settings(ctx).store_location())
+    s = settings(ctx)
+    return open_store(s.store_location(), s.config.store.busy_timeout_s)
 
 
 def _actor() -> str:
@@ -42,11 +43,11 @@ def _print_draft(result: Any, fmt: str) -> None:
     state = "created" if result.created else "updated (same failure, same ticket)"
     if t.follows:
         state = f"created as a follow-up of #{t.follows} (already sent, so kept as it was)"
-    click.echo(redact(f"ticket #{t.id} {state}; status {t.status}"), err=True)
+    say(f"ticket #{t.id} {state}; status {t.status}", err=True)
     for w in t.blocking:
-        click.echo(redact(f"  blocking: {w.message}"), err=True)
+        say(f"  blocking: {w.message}", err=True)
         if w.fix:
-            click.echo(redact(f"    fix: {w.fix}"), err=True)
+            say(f"    fix: {w.fix}", err=True)
     emit(render_ticket(t, fmt))
 
 
@@ -150,12 +151,12 @@ def ticket_draft_text(ctx: click.Context, file: str, service: str | None, target
     s = settings(ctx)
     result = ticket_cmd.draft(store, failure, actor=_actor(), lang=lang,
                               filing_subscription=subscription or s.config.defaults.subscription_id, tried=list(tried))
-    click.echo(f"stored diagnosis #{diagnosis_id}", err=True)
+    say(f"stored diagnosis #{diagnosis_id}", err=True)
     _print_draft(result, fmt)
 
 
 @ticket_draft.command("diagnosis")
-@click.argument("diagnosis_id", type=int)
+@click.argument("diagnosis_id", type=click.IntRange(1, MAX_ID))
 @_draft_options
 @click.pass_context
 def ticket_draft_diagnosis(ctx: click.Context, diagnosis_id: int, target: str | None, subscription: str | None,
@@ -194,7 +195,7 @@ def ticket_list(ctx: click.Context, status: str | None, limit: int, as_json: boo
 
 
 @ticket.command("show")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=TICKET_ID)
 @TICKET_FORMAT
 @click.option("--history", is_flag=True, help="Also print the edit history.")
 @click.pass_context
@@ -212,7 +213,7 @@ def ticket_show(ctx: click.Context, ticket_id: int, fmt: str, history: bool) -> 
 
 
 @ticket.command("edit")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=TICKET_ID)
 @click.option("--set", "set_", multiple=True, metavar="FIELD=VALUE", help="Fill or change a field (repeatable; empty VALUE clears).")
 @click.option("--waive", multiple=True, metavar="FIELD", help="Waive a required field; needs --reason.")
 @click.option("--reason", help="Why the waived field(s) cannot be given.")
@@ -241,12 +242,12 @@ def ticket_edit(ctx: click.Context, ticket_id: int, set_: tuple[str, ...], waive
                      unwaive=list(unwaive), filing_subscription=subscription, lang=lang)
     if ready:
         t = tickets.mark(ticket_id, "ready", actor=_actor())
-    click.echo(f"ticket #{t.id}: status {t.status}" + (f"; missing {', '.join(t.missing)}" if t.missing else ""), err=True)
+    say(f"ticket #{t.id}: status {t.status}" + (f"; missing {', '.join(t.missing)}" if t.missing else ""), err=True)
     emit(render_ticket(t, fmt))
 
 
 @ticket.command("export")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=TICKET_ID)
 @TICKET_FORMAT
 @click.option("--lang", type=click.Choice(["en", "ja"]), help="Render in this language (default: the ticket's).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file instead of stdout.")
@@ -263,14 +264,20 @@ def ticket_export(ctx: click.Context, ticket_id: int, fmt: str, lang: str | None
         relocalize(t, lang)
     text = render_ticket(t, fmt)
     if output:
-        output.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
+        try:
+            output.write_text(text, encoding="utf-8")
+        except FileNotFoundError:
+            raise InputError(f"cannot write {output}: the directory {output.parent} does not exist",
+                             hint="create it first, or give another --output path") from None
+        except OSError as e:
+            raise InputError(f"cannot write {output}: {e.strerror}", hint="choose a path you can write to, or leave out --output") from None
+        say(f"wrote {output}", err=True)
     else:
         emit(text)
 
 
 @ticket.command("mark-sent")
-@click.argument("ticket_id", type=int)
+@click.argument("ticket_id", type=TICKET_ID)
 @click.pass_context
 def ticket_mark_sent(ctx: click.Context, ticket_id: int) -> None:
     """Record that the ticket was filed with the vendor (only once nothing blocks it)."""

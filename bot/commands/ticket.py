@@ -11,11 +11,9 @@ from bot.commands.diagnose import Diagnosis, Evidence, diagnose_stream, engine, 
 from bot.config import Settings
 from bot.errors import InputError
 from bot.failures import Failure
-from bot.redact import redact
 from bot.store import Store
-from bot.tickets import Ticket, TicketStore, extract_fields, from_failure
+from bot.tickets import Ticket, TicketStore, extract_fields, from_failure, paste_record
 
-EXCERPT_BYTES = 64 * 1024
 MAX_PASTE_BYTES = 10_000_000
 
 FailureFinder = Callable[[Settings, str, str, str | None], Failure]
@@ -73,10 +71,11 @@ def diagnose_and_save(store: Store, stream: BinaryIO, *, actor: str, service: st
     if not result.matches:
         raise InputError("no playbook explains this text, so there is nothing to draft a ticket from",
                          hint="add the error line itself, or draft from a lookup: `triage ticket draft customvision ITERATION_ID`")
+    excerpt, fields = paste_record(data.decode("utf-8", "replace"))
     return store.save_diagnosis(
         actor=actor, service=result.matches[0].service, input_bytes=result.input_bytes,
-        input_sha256=hashlib.sha256(data).hexdigest(),
-        excerpt=redact(data[-EXCERPT_BYTES:].decode("utf-8", "replace")), matches=[m.to_json() for m in result.matches],
+        input_sha256=hashlib.sha256(data).hexdigest(), excerpt=excerpt, fields=fields,
+        matches=[m.to_json() for m in result.matches],
     )
 
 
@@ -94,11 +93,11 @@ def failure_from_diagnosis(store: Store, diagnosis_id: int, lang: str) -> Failur
     top = matches[0] if matches else None
     first_line = top.evidence[0].text if top and top.evidence else ""
     code = (top.id.rsplit(".", 1)[-1] if top else "")
-    fields = extract_fields(row["excerpt"])
+    fields = dict(row.get("fields") or extract_fields(row["excerpt"]))
     if "error_code" not in fields and code.startswith(("ERR_", "ERROR_", "WARNING_")):
         fields["error_code"] = code
     return Failure(
         service=row["service"], target="pasted", kind="diagnosis", key=row["input_sha256"][:24],
         status=top.id if top else "unknown", message=first_line, matches=matches,
-        log_excerpt=row["excerpt"][-4000:], fields=fields,
+        log_excerpt=row["excerpt"], fields=fields,
     )

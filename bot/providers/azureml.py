@@ -536,7 +536,7 @@ class AzureMLProvider:
         for name, value in (("model", dep.model), ("environment", dep.environment)):
             if value:
                 fields[name] = value if isinstance(value, str) else str(getattr(value, "id", "") or "")
-        excerpt = redact(tail(log_text, 30))
+        excerpt = tail(redact(log_text), 30)  # redact the whole log first: a cut must not split a PEM block
         if excerpt:
             fields["log_excerpt"] = excerpt
         if op and op.end_time:
@@ -587,7 +587,7 @@ class AzureMLProvider:
                 "correlation_id": error.operation_id or "",
                 "request_id": error.request_id or "",
             }
-        excerpt = redact(tail(log.text, 30)) if log else ""
+        excerpt = tail(redact(log.text), 30) if log else ""
         if excerpt:
             fields["log_excerpt"] = excerpt
         summary = f"job {view.name} ({view.display_name or view.experiment or 'job'}) failed"

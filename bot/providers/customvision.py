@@ -19,6 +19,7 @@ import requests
 from bot.config import CustomVisionTarget, Settings
 from bot.errors import CloudAuthError, CloudError, CloudNotFound, CloudThrottled, CloudTimeout
 from bot.failures import Failure, images_per_tag_lines
+from bot.redact import redact
 from bot.identifiers import check_text_name, check_uuid, did_you_mean, looks_like_uuid_attempt
 from bot.pool import pmap
 from bot.providers.findings import diagnose_lines, merge, playbook_match
@@ -118,7 +119,7 @@ def _error_parts(response: requests.Response) -> tuple[str, str]:
         err = body.get("error", body)
         if isinstance(err, dict):
             return str(err.get("code") or response.status_code), str(err.get("message") or "")
-    return str(response.status_code), str(body)[:300]
+    return str(response.status_code), redact(str(body))[:300]
 
 
 def _when(value: str | None) -> datetime | None:

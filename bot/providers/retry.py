@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from bot.errors import CloudError
+from bot.redact import redact
 
 T = TypeVar("T")
 
@@ -85,7 +86,7 @@ def body_summary(content_type: str | None, text: str) -> str:
     """What came back instead of JSON: its content type and its first words (an HTML page's title)."""
     ctype = (content_type or "no content type").split(";", 1)[0]
     m = re.search(r"(?is)<title[^>]*>(.*?)</title>", text)
-    first = " ".join((m.group(1) if m else text).split())[:80]
+    first = " ".join(redact(m.group(1) if m else text[:20_000]).split())[:80]  # redact before the cut
     return ctype + (f", starting {first!r}" if first else ", empty")
 
 

@@ -11,7 +11,6 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.errors import CloudError
-from bot.redact import redact
 from bot.slack import blocks as B
 from bot.watch import SinkThrottled
 
@@ -25,19 +24,19 @@ def alert_blocks(alert: dict[str, Any]) -> list[dict[str, Any]]:
     f = alert["failure"]
     top = (f.get("matches") or [{}])[0]
     state = STATE_LABEL.get(alert["state"], alert["state"])
-    mention = f"<!subteam^{alert['mention']}> " if alert.get("mention") and alert["state"] == "open" else ""
-    who = f" by <@{alert['acked_by']}> at {alert['acked_at']}" if alert.get("acked_by") else ""
+    mention = [B.group_ref(alert["mention"]), " "] if alert.get("mention") and alert["state"] == "open" else []
+    who = [" by ", B.user_ref(alert["acked_by"]), f" at {alert['acked_at']}"] if alert.get("acked_by") else []
     ticket = f" · ticket #{alert['ticket_id']} drafted" if alert.get("ticket_id") else ""
-    lines = [f"{mention}*{B.mrkdwn_escape(alert['title'])}*",
-             f"`{alert['service']}` target `{alert['target']}` · {alert['kind']} `{alert['key']}` · status `{alert['status']}`",
-             f"{state}{who}{ticket}"]
-    blocks: list[dict[str, Any]] = [B.section("\n".join(lines))]
+    lines = [*mention, f"*{alert['title']}*\n"
+             f"`{alert['service']}` target `{alert['target']}` · {alert['kind']} `{alert['key']}` · status `{alert['status']}`\n"
+             f"{state}", *who, ticket]
+    blocks: list[dict[str, Any]] = [B.section(lines)]
     if f.get("message"):
         blocks.append(B.section(B.code(f["message"], 1500)))
     if top.get("evidence"):
         blocks.append(B.section("*Why*\n" + B.code("\n".join(f"{e['line']}: {e['text']}" for e in top["evidence"]), 1500)))
     if top.get("steps"):
-        blocks.append(B.section("*First steps*\n" + "\n".join(f"{i}. {B.mrkdwn_escape(s)}" for i, s in enumerate(top["steps"][:3], 1))))
+        blocks.append(B.section("*First steps*\n" + "\n".join(f"{i}. {s}" for i, s in enumerate(top["steps"][:3], 1))))
     buttons = []
     if alert["state"] == "open":
         buttons.append(B.button("Acknowledge", "acknowledge", {"alert": alert["fingerprint"]}, "primary"))
@@ -82,16 +81,19 @@ class SlackSink:
             raise CloudError(f"Slack {method} did not answer: {type(e).__name__}: {e}") from None
 
     def post(self, channel: str, alert: dict[str, Any]) -> str:
-        resp = self._call("chat_postMessage", channel=channel, text=B.clip(f"Failure: {alert['title']}", 150), blocks=alert_blocks(alert),
+        resp = self._call("chat_postMessage", channel=channel, text=B.fallback(f"Failure: {alert['title']}"), blocks=alert_blocks(alert),
                           metadata={"event_type": EVENT_TYPE, "event_payload": {"fingerprint": alert["fingerprint"]}})
         return resp["ts"]
 
     def update(self, channel: str, ts: str, alert: dict[str, Any]) -> None:
-        self._call("chat_update", channel=channel, ts=ts, text=B.clip(f"Failure: {alert['title']}", 150), blocks=alert_blocks(alert))
+        self._call("chat_update", channel=channel, ts=ts, text=B.fallback(f"Failure: {alert['title']}"), blocks=alert_blocks(alert))
 
-    def reply(self, channel: str, thread_ts: str, text: str) -> None:
+    def reply(self, channel: str, thread_ts: str, text: str, user: str | None = None) -> None:
         kwargs: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
-        self._call("chat_postMessage", channel=channel, text=redact(text), **kwargs)
+        parts: list[str] = []
+        for i, piece in enumerate(text.split("{user}") if user else [text]):
+            parts += [B.user_ref(user or ""), piece] if i else [piece]
+        self._call("chat_postMessage", channel=channel, text=B.mrkdwn(parts), **kwargs)
 
     def find_posted(self, channel: str, fingerprint: str, since: str) -> str | None:
         from datetime import datetime
@@ -124,5 +126,5 @@ def acknowledge_alert(h: Any, body: dict[str, Any], client: WebClient, respond: 
     alert = watcher.alert(value["alert"]) or {}
     # only a failing alert becomes "acked": a late click on a recovered one must not reopen it
     state = {"state": "acked"} if alert.get("state") == "open" else {}
-    watcher.note(value["alert"], f":eyes: Acknowledged by <@{user}> at {at}.", acked_by=user, acked_at=at, **state)
+    watcher.note(value["alert"], f":eyes: Acknowledged by {{user}} at {at}.", user=user, acked_by=user, acked_at=at, **state)
     h._audit(user, channel, "button:acknowledge", value["alert"], "ok")

@@ -130,12 +130,12 @@ def build_app(
         try:
             request = parse(body.get("text", ""))
         except InputError as e:
-            ack(response_type="ephemeral", text=redact(f"{e.message}\n{e.hint or usage()}"))
+            ack(response_type="ephemeral", text=B.mrkdwn(f"{e.message}\n{e.hint or usage()}"))
             return
         if request.verb == "help":
-            ack(response_type="ephemeral", text=usage())
+            ack(response_type="ephemeral", text=B.mrkdwn(usage()))
             return
-        ack(response_type="ephemeral", text=B.L["en"]["working"] + f" `{request.verb}`")
+        ack(response_type="ephemeral", text=B.mrkdwn(B.L["en"]["working"] + f" `{request.verb}`"))
         later(h.command, request, body, respond, client)
 
     @app.message_shortcut("diagnose_message")
@@ -195,7 +195,7 @@ def healthz(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
 
 def serve(settings: Settings, *, http: bool = False, host: str = "0.0.0.0", port: int = 3000) -> None:
     """Run the app: Socket Mode by default, or HTTP for running behind a load balancer."""
-    store = open_store(settings.store_location())
+    store = open_store(settings.store_location(), settings.config.store.busy_timeout_s)
     if http:
         import waitress
         from slack_bolt.adapter.wsgi import SlackRequestHandler

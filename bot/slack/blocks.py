@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from bot.commands.diagnose import DiagnoseResult, Diagnosis
 from bot.redact import redact
+from bot.render.terminal import safe
 
 SECTION_MAX = 3000  # characters in a section's text
 HEADER_MAX = 150
@@ -26,25 +29,75 @@ L = {
 }
 
 
-def clip(text: str, limit: int) -> str:
-    text = redact(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+class Entity(str):
+    """A Slack mention the app builds from a validated ID: the only `<…>` that goes out live."""
+
+
+_ENTITY = re.compile(r"<(?:@[UW][A-Z0-9]{1,20}|!subteam\^S[A-Z0-9]{1,20})>")
+
+
+def user_ref(user_id: str) -> Entity | str:
+    """`<@U…>` for a Slack user ID; anything else stays text (and is escaped like text)."""
+    ref = f"<@{user_id}>"
+    return Entity(ref) if _ENTITY.fullmatch(ref) else user_id
+
+
+def group_ref(group_id: str) -> Entity | str:
+    """`<!subteam^S…>` for a Slack user group ID; anything else stays text."""
+    ref = f"<!subteam^{group_id}>"
+    return Entity(ref) if _ENTITY.fullmatch(ref) else group_id
 
 
 def mrkdwn_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_MAX)}}
+def mrkdwn(text: str | Sequence[str]) -> str:
+    """The one escaping helper for Slack: every mrkdwn string the app sends passes here.
+
+    Redacts, drops control characters and bidi overrides (as for a terminal), then escapes
+    `&`, `<` and `>` in everything except Entity parts, so text from
+    input, logs or the cloud (`<!channel>`, `<@U…>`, `<url|text>`, a step's `<endpoint>`)
+    is shown as typed and never goes live. Code fences get the same treatment: Slack
+    parses `<…>` inside them too.
+    """
+    parts = [text] if isinstance(text, str) else text
+    return "".join(p if isinstance(p, Entity) else mrkdwn_escape(safe(redact(p))) for p in parts)
+
+
+def clip(text: str, limit: int) -> str:
+    """Redacted plain text (headers, buttons, labels: Slack does not parse them) within `limit`."""
+    return _cut(safe(redact(text)), limit)
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    amp = cut.rfind("&", len(cut) - 5)
+    if amp >= 0 and ";" not in cut[amp:]:  # do not leave half an &amp; / &lt; / &gt;
+        cut = cut[:amp]
+    return cut + "…"
+
+
+def fallback(text: str, limit: int = 150) -> str:
+    """The top-level `text` of a message or response (notifications, screen readers): mrkdwn, so escaped."""
+    return _cut(mrkdwn(text), limit)
+
+
+def section(text: str | Sequence[str], accessory: dict[str, Any] | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": _cut(mrkdwn(text), SECTION_MAX)}}
+    if accessory:
+        block["accessory"] = accessory
+    return block
 
 
 def header(text: str) -> dict[str, Any]:
     return {"type": "header", "text": {"type": "plain_text", "text": clip(text, HEADER_MAX), "emoji": True}}
 
 
-def context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, SECTION_MAX)}]}
+def context(text: str | Sequence[str]) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(mrkdwn(text), SECTION_MAX)}]}
 
 
 def button(text: str, action_id: str, value: dict[str, Any] | str, style: str | None = None) -> dict[str, Any]:
@@ -58,6 +111,7 @@ def button(text: str, action_id: str, value: dict[str, Any] | str, style: str | 
 
 
 def code(text: str, limit: int = SECTION_MAX - 8) -> str:
+    """A code block, to pass to section(), which escapes it like any text."""
     body = redact(text).replace("```", "ˋˋˋ")
     if len(body) > limit:
         body = body[: limit - 1] + "…"
@@ -68,14 +122,14 @@ def diagnosis_blocks(d: Diagnosis, lang: str) -> list[dict[str, Any]]:
     t = L[lang]
     retry = t["retry_yes"] if d.retryable else t["retry_no"]
     blocks = [
-        section(f"*{mrkdwn_escape(d.title)}*\n`{d.id}` · {t['score']} {d.score} · {retry}\n{mrkdwn_escape(d.summary)}"),
+        section(f"*{d.title}*\n`{d.id}` · {t['score']} {d.score} · {retry}\n{d.summary}"),
     ]
     if d.evidence:
         ev = "\n".join(f"{e.line}: {e.text}" for e in d.evidence)
         blocks.append(section(f"*{t['why']}*\n" + code(ev, 2000)))
     steps = []
     for i, s in enumerate(d.steps, 1):
-        line = f"{i}. {mrkdwn_escape(s.text)}"
+        line = f"{i}. {s.text}"
         if s.run:
             line += "\n" + code(s.run, 600)
         steps.append(line)

@@ -19,7 +19,7 @@ from bot.slack import blocks as B
 from bot.slack.access import Access
 from bot.slack.parse import Request, usage
 from bot.store import Store
-from bot.tickets import Ticket, TicketStateError, TicketStore
+from bot.tickets import Ticket, TicketStateError, TicketStore, paste_record
 
 log = logging.getLogger("triage.slack")
 
@@ -44,19 +44,20 @@ class Handlers:
         if self.access.allowed(kind, user, channel):
             return True
         self._audit(user, channel, action, args, "denied")
-        respond(response_type="ephemeral", replace_original=False, text=self.access.denial(kind, lang))
+        respond(response_type="ephemeral", replace_original=False, text=B.mrkdwn(self.access.denial(kind, lang)))
         return False
 
     def _fail(self, respond: Respond, e: TriageError) -> None:
         text = f":warning: {e.message}" + (f"\n{e.hint}" if e.hint else "")
-        respond(response_type="ephemeral", replace_original=False, text=redact(text))
+        respond(response_type="ephemeral", replace_original=False, text=B.mrkdwn(text))
 
     def _save(self, user: str, result: DiagnoseResult, text: str) -> int | None:
         if not result.matches:
             return None
+        excerpt, fields = paste_record(text)
         return self.store.save_diagnosis(
             actor=user, service=result.matches[0].service, input_bytes=result.input_bytes,
-            input_sha256=hashlib.sha256(text.encode("utf-8", "replace")).hexdigest(), excerpt=redact(text[-65_536:]),
+            input_sha256=hashlib.sha256(text.encode("utf-8", "replace")).hexdigest(), excerpt=excerpt, fields=fields,
             matches=[m.to_json() for m in result.matches],
         )
 
@@ -78,19 +79,19 @@ class Handlers:
         if B.fits(text):
             blocks = B.text_message(title, text)
             if thread_ts:
-                client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=B.clip(title, 150), blocks=blocks)
+                client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=B.fallback(title), blocks=blocks)
             else:
-                respond(response_type="ephemeral", replace_original=False, text=B.clip(title, 150), blocks=blocks)
+                respond(response_type="ephemeral", replace_original=False, text=B.fallback(title), blocks=blocks)
             return
         client.files_upload_v2(channel=channel, thread_ts=thread_ts, content=redact(text), filename="triage.txt",
-                               title=B.clip(title, 150), initial_comment=B.clip(title, 150))
+                               title=B.clip(title, 150), initial_comment=B.fallback(title))
 
     # -- /triage ----------------------------------------------------------------------------
     def command(self, request: Request, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         user, channel = body.get("user_id", ""), body.get("channel_id", "")
         lang = self.locales.lang(user)
         kind = "tickets" if request.verb == "ticket" else "read"
-        args = body.get("text", "")[:500]
+        args = redact(body.get("text", ""))[:500]  # redact first: a cut must not split a secret
         if not self._allowed(kind, user, channel, lang, respond, request.verb, args):
             return
         try:
@@ -103,7 +104,7 @@ class Handlers:
     def _cmd_diagnose(self, request: Request, user: str, channel: str, lang: str, respond: Respond, client: WebClient) -> str:
         result = diagnose_text(request.text, service=request.options.get("service"), lang=lang)
         diagnosis_id = self._save(user, result, request.text)
-        respond(response_type="in_channel", replace_original=False, text=B.clip(result.matches[0].title if result.matches else B.L[lang]["none"], 150),
+        respond(response_type="in_channel", replace_original=False, text=B.fallback(result.matches[0].title if result.matches else B.L[lang]["none"]),
                 blocks=B.diagnose_message(result, diagnosis_id=diagnosis_id))
         return f"{len(result.matches)} matches"
 
@@ -152,12 +153,12 @@ class Handlers:
         if not request.args:
             raise InputError("which playbook?", hint=usage("playbook"))
         pb = show_playbook(request.args[0])
-        respond(response_type="ephemeral", replace_original=False, text=pb.title.get(lang),
+        respond(response_type="ephemeral", replace_original=False, text=B.fallback(pb.title.get(lang)),
                 blocks=B.text_message(pb.title.get(lang), render_playbook(pb, lang)))
         return "ok"
 
     def _cmd_help(self, request: Request, user: str, channel: str, lang: str, respond: Respond, client: WebClient) -> str:
-        respond(response_type="ephemeral", text=usage())
+        respond(response_type="ephemeral", text=B.mrkdwn(usage()))
         return "ok"
 
     def _cmd_ticket(self, request: Request, user: str, channel: str, lang: str, respond: Respond, client: WebClient) -> str:
@@ -200,7 +201,7 @@ class Handlers:
         result = draft(self.store, failure_from_json(alert["failure"], lang), actor=f"slack:{user}", lang=lang,
                        filing_subscription=self.settings.config.defaults.subscription_id)
         if alert.get("ticket_id") != result.ticket.id:
-            watcher.note(fingerprint, f":memo: Ticket #{result.ticket.id} drafted by <@{user}>.", ticket_id=result.ticket.id)
+            watcher.note(fingerprint, f":memo: Ticket #{result.ticket.id} drafted by {{user}}.", user=user, ticket_id=result.ticket.id)
         return result.ticket
 
     # -- shortcut and buttons ------------------------------------------------------------------
@@ -215,7 +216,7 @@ class Handlers:
         result = diagnose_text(text, lang=lang)
         diagnosis_id = self._save(user, result, text)
         client.chat_postMessage(channel=channel, thread_ts=message.get("thread_ts") or message.get("ts"),
-                                text=B.clip(result.matches[0].title if result.matches else B.L[lang]["none"], 150),
+                                text=B.fallback(result.matches[0].title if result.matches else B.L[lang]["none"]),
                                 blocks=B.diagnose_message(result, diagnosis_id=diagnosis_id))
         self._audit(user, channel, "shortcut:diagnose", f"{len(text)} chars", f"{len(result.matches)} matches")
 
@@ -227,7 +228,7 @@ class Handlers:
         except (KeyError, ValueError, TriageError):
             respond(response_type="ephemeral", replace_original=False, text="That diagnosis is no longer available.")
             return
-        respond(replace_original=True, text=B.clip(result.matches[0].title if result.matches else "", 150),
+        respond(replace_original=True, text=B.fallback(result.matches[0].title if result.matches else ""),
                 blocks=B.diagnose_message(result, diagnosis_id=int(value["diagnosis"])))
 
     def show_logs(self, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
@@ -315,7 +316,7 @@ class Handlers:
         if support:
             from bot.render.ticket import render_ticket
 
-            client.chat_postMessage(channel=support, text=B.clip(f"Ticket #{ticket.id} ready: {ticket.title}", 150),
+            client.chat_postMessage(channel=support, text=B.fallback(f"Ticket #{ticket.id} ready: {ticket.title}"),
                                     blocks=ticket_summary(ticket) + [B.section(B.code(render_ticket(ticket, "md"), 2900))])
         self._audit(user, meta.get("channel", ""), "modal:ticket", f"ticket #{ticket_id}", "ready")
 
@@ -326,14 +327,13 @@ class Handlers:
         blocks = [B.header("triage")]
         recent = recent_failures(self.store)
         blocks.append(B.section("*Recent failures*" if lang == "en" else "*最近の失敗*"))
-        blocks += [B.section(f"• `{r['service']}` {B.mrkdwn_escape(r['title'])} — {r['status']} ({r['at']})") for r in recent[:10]] or \
+        blocks += [B.section(f"• `{r['service']}` {r['title']} — {r['status']} ({r['at']})") for r in recent[:10]] or \
             [B.context("Nothing has failed recently." if lang == "en" else "最近の失敗はありません。")]
         drafts = self.tickets.list("draft", limit=10)
         blocks.append(B.section("*Open ticket drafts*" if lang == "en" else "*未送信のチケット下書き*"))
         for t in drafts:
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": B.clip(
-                f"#{t.id} {B.mrkdwn_escape(t.title)}" + (f"\nneeds: {', '.join(t.missing)}" if t.missing else ""), 3000)},
-                "accessory": B.button("Review" if lang == "en" else "確認", "draft_ticket", {"ticket": t.id})})
+            blocks.append(B.section(f"#{t.id} {t.title}" + (f"\nneeds: {', '.join(t.missing)}" if t.missing else ""),
+                                    accessory=B.button("Review" if lang == "en" else "確認", "draft_ticket", {"ticket": t.id})))
         if not drafts:
             blocks.append(B.context("No open drafts." if lang == "en" else "下書きはありません。"))
         blocks.append(B.context(usage().replace("\n", "  ")))
@@ -346,7 +346,7 @@ def recent_failures(store: Store) -> list[dict[str, Any]]:
 
 
 def ticket_summary(t: Ticket) -> list[dict[str, Any]]:
-    lines = [f"*Ticket #{t.id}* · {t.status} · `{t.service}`", B.mrkdwn_escape(t.title)]
+    lines = [f"*Ticket #{t.id}* · {t.status} · `{t.service}`", t.title]
     if t.missing:
         lines.append("Missing: " + ", ".join(t.missing))
     for w in t.blocking:
@@ -357,14 +357,14 @@ def ticket_summary(t: Ticket) -> list[dict[str, Any]]:
 
 def ticket_modal(t: Ticket, channel: str) -> dict[str, Any]:
     """The prefilled ticket to review: required fields first, then the recommended ones."""
-    blocks: list[dict[str, Any]] = [B.section(f"*{B.mrkdwn_escape(t.title)}*\n" + ("\n".join(":no_entry: " + w.message for w in t.blocking if w.code != "missing_field")))]
+    blocks: list[dict[str, Any]] = [B.section(f"*{t.title}*\n" + ("\n".join(":no_entry: " + w.message for w in t.blocking if w.code != "missing_field")))]
     names = list(t.required) + [n for n in t.recommended if n not in t.required]
     for name in names[:40]:
         value = t.fields.get(name, "")
         element: dict[str, Any] = {"type": "plain_text_input", "action_id": "v", "multiline": name in ("log_excerpt", "error_message", "status_message", "manifest_summary"),
                                    "max_length": MODAL_FIELD_MAX}
         if value:
-            element["initial_value"] = redact(value)[:MODAL_FIELD_MAX]
+            element["initial_value"] = B.clip(value, MODAL_FIELD_MAX)
         blocks.append({"type": "input", "block_id": f"f_{name}", "optional": name not in t.required,
                        "label": {"type": "plain_text", "text": B.clip(TICKET_FIELDS.get(name, name), 150)}, "element": element})
     return {"type": "modal", "callback_id": "ticket_modal", "title": {"type": "plain_text", "text": f"Ticket #{t.id}"[:24]},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.store.base import Store, StoreError, Tx, dumps, utcnow
+from bot.store.base import MAX_ID, Store, StoreError, Tx, database_errors, dumps, utcnow
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -18,15 +18,16 @@ def is_postgres_url(location: str) -> bool:
     return location.startswith(POSTGRES_SCHEMES)
 
 
-def open_store(location: str | Path | None) -> Store:
-    """A postgresql:// URL opens PostgreSQL; a path opens (or creates) a SQLite file; None is in-memory SQLite."""
+def open_store(location: str | Path | None, busy_timeout_s: float = 10.0) -> Store:
+    """A postgresql:// URL opens PostgreSQL; a path opens (or creates) a SQLite file, waiting up to
+    `busy_timeout_s` ([store] busy_timeout_s) for another writer; None is in-memory SQLite."""
     if isinstance(location, str) and is_postgres_url(location):
         from bot.store.postgres import PostgresStore  # psycopg only loads when it is used
 
         return PostgresStore(location)
     from bot.store.sqlite import SQLiteStore
 
-    return SQLiteStore(location)
+    return SQLiteStore(location, busy_timeout_ms=int(busy_timeout_s * 1000))
 
 
-__all__ = ["Store", "StoreError", "Tx", "dumps", "utcnow", "open_store", "is_postgres_url"]
+__all__ = ["MAX_ID", "Store", "StoreError", "Tx", "database_errors", "dumps", "utcnow", "open_store", "is_postgres_url"]

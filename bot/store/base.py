@@ -20,6 +20,20 @@ from bot.errors import TriageError
 class StoreError(TriageError):
     """The state database cannot be opened, upgraded or written."""
 
+    exit_code = 1
+
+
+MAX_ID = 2**63 - 1  # ids are 64-bit integers in both backends
+
+
+def database_errors() -> tuple[type[BaseException], ...]:
+    """The drivers' own error classes, for the process edge to name a fault the store did not."""
+    import sqlite3
+    import sys
+
+    psycopg = sys.modules.get("psycopg")
+    return (sqlite3.Error,) + ((psycopg.Error,) if psycopg is not None else ())
+
 
 def utcnow() -> str:
     """Timestamps are stored as ISO 8601 UTC strings (freezegun-friendly)."""
@@ -157,18 +171,22 @@ class Store(ABC):
         return self.query("select * from audit order by id desc limit ?", [limit])
 
     # -- diagnoses: pasted texts diagnosed earlier, so a ticket can be drafted from one ------
-    def save_diagnosis(self, *, actor: str, service: str, input_bytes: int, input_sha256: str, excerpt: str, matches: list[dict[str, Any]]) -> int:
+    def save_diagnosis(self, *, actor: str, service: str, input_bytes: int, input_sha256: str, excerpt: str,
+                       matches: list[dict[str, Any]], fields: dict[str, str] | None = None) -> int:
         fingerprint = "diag:" + input_sha256[:24]
         row = {"at": utcnow(), "fingerprint": fingerprint, "actor": actor, "service": service, "input_bytes": input_bytes,
-               "input_sha256": input_sha256, "excerpt": excerpt[:20_000], "matches": dumps(matches)}
+               "input_sha256": input_sha256, "excerpt": excerpt[:20_000], "matches": dumps(matches), "fields": dumps(fields or {})}
         return int(self.tx().insert("diagnoses", row) or 0)
 
     def get_diagnosis(self, diagnosis_id: int) -> dict[str, Any] | None:
+        if not 1 <= diagnosis_id <= MAX_ID:
+            return None
         row = self.tx().one("select * from diagnoses where id = ?", [diagnosis_id])
         if row is None:
             return None
         row = dict(row)
         row["matches"] = json.loads(row["matches"])
+        row["fields"] = json.loads(row.get("fields") or "{}")
         return row
 
 

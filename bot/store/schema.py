@@ -91,6 +91,8 @@ _V2 = [
 MIGRATIONS: list[Migration] = [
     Migration(1, "diagnoses, audit, tickets and their history, alerts, outbox, leases, target health", _SQLITE_V1, _PG_V1),
     Migration(2, "indexes for a ticket's history and an alert's outbox entries", list(_V2), list(_V2)),
+    Migration(3, "the IDs read from a whole paste, kept with its diagnosis for the ticket",
+              ["ALTER TABLE diagnoses ADD COLUMN fields TEXT"], ["ALTER TABLE diagnoses ADD COLUMN fields TEXT"]),
 ]
 LATEST = MIGRATIONS[-1].version
 

@@ -7,6 +7,7 @@ thread gets its own connection. Write transactions take the database lock up fro
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -18,18 +19,58 @@ from sqlite_utils import Database
 from bot.store.base import Params, Store, StoreError, Tx
 
 BUSY_TIMEOUT_MS = 10_000
+_FILE_FAULTS = ("locked", "busy", "readonly", "read-only", "full", "disk i/o", "unable to open", "malformed", "not a database")
+
+
+def store_error(e: sqlite3.Error, path: Path | None, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> StoreError:
+    """A fault of the database file as one line naming the file and what to do."""
+    where = str(path) if path else "the in-memory database"
+    msg = str(e).lower()
+    if "locked" in msg or "busy" in msg:
+        return StoreError(f"{where}: the database is locked by another process (waited {busy_timeout_ms / 1000:g} s)",
+                          hint="wait for it to finish (a running `triage watch` or `triage serve` holds it only briefly), "
+                               "then retry; raise [store] busy_timeout_s if it keeps happening")
+    if "readonly" in msg or "read-only" in msg:
+        return StoreError(f"{where}: the database is read-only",
+                          hint="make the file and its directory writable (SQLite writes -wal and -shm files beside it), "
+                               "or set [store] path to a writable place")
+    if "full" in msg or "disk i/o" in msg:
+        return StoreError(f"{where}: cannot write: the disk is full or the file reached a size limit",
+                          hint="free space on that disk (or raise the file size limit), or set [store] path elsewhere")
+    if "unable to open" in msg or "cannot open" in msg:
+        problem = _unwritable(path.parent) if path else None
+        if path is not None and problem:
+            return StoreError(f"cannot open {where}: its directory {path.parent} is read-only ({problem})",
+                              hint="make the directory writable (SQLite creates -wal and -shm files beside the database), "
+                                   "or set [store] path to a writable place")
+        return StoreError(f"cannot open {where}",
+                          hint="check that its directory exists and is writable by this user, or set [store] path elsewhere")
+    if "malformed" in msg or "not a database" in msg:
+        return StoreError(f"{where}: not a triage database, or damaged ({e})",
+                          hint="set [store] path to a new file; keep the old one for inspection")
+    return StoreError(f"{where}: {e}")
+
+
+def _unwritable(directory: Path) -> str | None:
+    """Why files cannot be created in `directory`, or None if they can (tried, not guessed: root ignores modes)."""
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            return None
+    except OSError as e:
+        return e.strerror or type(e).__name__
 
 
 class SQLiteTx(Tx):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, path: Path | None = None, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
         self.db = db
+        self.path, self.busy_timeout_ms = path, busy_timeout_ms
 
     def _run(self, sql: str, params: Params) -> sqlite3.Cursor:
         try:
             return self.db.execute(sql, list(params))
-        except sqlite3.OperationalError as e:
-            if "locked" in str(e) or "busy" in str(e):
-                raise StoreError(f"the state database is busy: {e}", hint="another triage process held it for over 10 s") from None
+        except sqlite3.DatabaseError as e:
+            if any(w in str(e).lower() for w in _FILE_FAULTS):
+                raise store_error(e, self.path, self.busy_timeout_ms) from None
             raise
 
     def query(self, sql: str, params: Params = (), *, for_update: bool = False) -> list[dict[str, Any]]:
@@ -52,9 +93,10 @@ class SQLiteTx(Tx):
 class SQLiteStore(Store):
     backend = "sqlite"
 
-    def __init__(self, path: Path | str | None = None) -> None:
+    def __init__(self, path: Path | str | None = None, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
         """`path=None` is an in-memory database shared by this object's threads (tests)."""
         self.path = None if path is None else Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._memory_conn: sqlite3.Connection | None = None
         self._memory_lock = threading.RLock()
@@ -62,7 +104,10 @@ class SQLiteStore(Store):
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
-                raise StoreError(f"cannot create {self.path.parent}: {e.strerror}") from None
+                raise StoreError(f"cannot create {self.path.parent}: {e.strerror}",
+                                 hint="create it, or set [store] path to a writable place") from None
+            if self.path.is_dir():
+                raise StoreError(f"{self.path}: is a directory, not a database file", hint="set [store] path to a file name")
         self._upgrade()
 
     def _connect(self) -> sqlite3.Connection:
@@ -71,12 +116,12 @@ class SQLiteStore(Store):
                 self._memory_conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
             return self._memory_conn
         try:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as e:
-            raise StoreError(f"cannot open {self.path}: {e}") from None
+            raise store_error(e, self.path, self.busy_timeout_ms) from None
         return conn
 
     @property
@@ -89,7 +134,7 @@ class SQLiteStore(Store):
         return db
 
     def tx(self) -> Tx:
-        return SQLiteTx(self.db)
+        return SQLiteTx(self.db, self.path, self.busy_timeout_ms)
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
@@ -99,14 +144,17 @@ class SQLiteStore(Store):
         if lock:
             lock.acquire()
         try:
-            tx = SQLiteTx(db)
+            tx = SQLiteTx(db, self.path, self.busy_timeout_ms)
             tx.execute("BEGIN IMMEDIATE")
             try:
                 yield tx
             except BaseException:
-                db.execute("ROLLBACK")
+                try:
+                    db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the transaction may already be gone (a full disk ends it); the first error is the news
                 raise
-            db.execute("COMMIT")
+            tx.execute("COMMIT")
         finally:
             if lock:
                 lock.release()
