@@ -151,12 +151,19 @@ def test_evidence_lines_and_counts():
     assert r.found[0].evidence == ((3, "ERR_1100"),)
 
 
-def test_evidence_is_capped_and_truncated():
-    long_line = "ERR_1100 " + "x" * 5000
+def test_evidence_is_capped_and_bounded_then_cut_after_redaction():
+    long_line = "ERR_1100 " + "x" * 50_000
     r = scan("\n".join([long_line] * 50))
     ev = r.found[0].evidence
     assert len(ev) == matcher_mod.MAX_EVIDENCE
-    assert all(len(text) <= matcher_mod.MAX_LINE_CHARS for _, text in ev)
+    assert all(len(text.encode()) <= matcher_mod.RAW_LINE_BYTES for _, text in ev), "memory stays bounded"
+    from bot.commands.diagnose import evidence_text
+
+    assert len(evidence_text(ev[0][1])) == matcher_mod.MAX_LINE_CHARS
+    # An unlabelled key that the 400-character cut would have split is redacted whole first.
+    key = "AccountKey=" + "A" * 380 + "b" * 8 + "Q2hhcmxpZQ=="
+    shown = evidence_text("ERR_1100 connection string " + key)
+    assert "A" * 20 not in shown and "Q2hhcmxpZQ" not in shown
 
 
 def test_invalid_utf8_and_binary_garbage_do_not_crash():
@@ -164,7 +171,9 @@ def test_invalid_utf8_and_binary_garbage_do_not_crash():
     r = scan(garbage)
     assert ids(r) == ["azureml.endpoint.ERR_1100"]
     (line, text), = r.found[0].evidence
-    assert "ERR_1100" in text and "\x00" not in text
+    from bot.commands.diagnose import evidence_text
+
+    assert "ERR_1100" in text and "\x00" not in evidence_text(text), "controls go before anything is shown"
 
 
 def test_line_numbers_stay_right_across_chunks(monkeypatch):

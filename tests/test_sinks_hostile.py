@@ -255,7 +255,7 @@ def test_terminal_output_has_no_escape_sequences_or_bidi(tmp_path):
 
 
 def test_safe_removes_whole_sequences_and_keeps_text():
-    from bot.render.terminal import safe
+    from bot.terminal import safe
 
     assert safe(f"a{OSC_TITLE}b{OSC_CLIPBOARD}c{CSI}d") == "abcd"  # no payload left behind
     assert safe(f"x{BIDI}y") == "xtxt.exe isolatey"

@@ -22,7 +22,7 @@ from bot.commands import playbooks as playbooks_cmd
 from bot.errors import InputError, TriageError
 from bot.playbooks.model import SERVICES
 from bot.redact import redact, redact_obj
-from bot.render import terminal
+from bot import terminal
 from bot.render import text as render
 
 LANG = click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True, help="Language of titles and steps.")

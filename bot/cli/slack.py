@@ -85,7 +85,7 @@ def _log_to_terminal() -> None:
     """INFO logs on stderr, made terminal-safe: they quote cloud and Slack text."""
     import logging
 
-    from bot.render.terminal import SafeFormatter
+    from bot.terminal import SafeFormatter
 
     handler = logging.StreamHandler()
     handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

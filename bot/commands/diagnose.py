@@ -9,11 +9,13 @@ from typing import Any, BinaryIO
 
 from bot.playbooks import Engine, Found, Playbook, cached, cached_context
 from bot.playbooks.fields import FACTS
+from bot.playbooks.matcher import MAX_LINE_CHARS
 from bot.playbooks.related import Related, RelatedIndex
 from bot.playbooks.model import SERVICES
 from bot.errors import InputError
 from bot.manifests import peek_head, sniff
 from bot.redact import redact
+from bot.terminal import safe
 
 
 # A `run` is a shell command when every line starts with a command word and none is a YAML key,
@@ -199,9 +201,15 @@ def related_index(service: str | None = None) -> RelatedIndex:
     return _RELATED[service]
 
 
+def evidence_text(line: str) -> str:
+    """An evidence line as shown: redacted whole, stripped of escape sequences, then cut."""
+    text = safe(redact(line))
+    return text if len(text) <= MAX_LINE_CHARS else text[: MAX_LINE_CHARS - 1] + "…"
+
+
 def evidence_of(f: Found) -> list[Evidence]:
     """A match's evidence lines, redacted, with their role."""
-    return [Evidence(n, redact(t), "context" if n in f.context_lines else "match") for n, t in f.evidence]
+    return [Evidence(n, evidence_text(t), "context" if n in f.context_lines else "match") for n, t in f.evidence]
 
 
 def facts_of(f: Found) -> dict[str, str]:
@@ -210,7 +218,7 @@ def facts_of(f: Found) -> dict[str, str]:
     for name, value in f.facts:
         clean = redact(value)
         if clean == value:
-            out[name] = value
+            out[name] = safe(value)
     return out
 
 

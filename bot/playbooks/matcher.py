@@ -20,7 +20,8 @@ PRODUCT = -1  # Spec.playbook of a product-context expression: it belongs to no 
 MAX_EVIDENCE = 5
 MAX_CONTEXT = 2
 MAX_FACT_CHARS = 200
-MAX_LINE_CHARS = 400
+MAX_LINE_CHARS = 400  # what is shown of an evidence line, after redaction
+RAW_LINE_BYTES = 8192  # what is kept of it before
 CHUNK_BYTES = 1 << 20
 BLOCK_BYTES = 64 << 10  # where a chunk's hits are located, before the exact expressions run
 
@@ -302,8 +303,9 @@ class Engine:
 
 
 def _line_text(raw: bytes) -> str:
-    text = _CONTROL.sub("", raw.decode("utf-8", "replace").rstrip("\r"))
-    return text if len(text) <= MAX_LINE_CHARS else text[: MAX_LINE_CHARS - 1] + "…"
+    """A line as text, bounded in size but not yet cut for display: the caller redacts first,
+    so no cut splits a secret into parts the redactor no longer recognises."""
+    return raw[:RAW_LINE_BYTES].decode("utf-8", "replace").rstrip("\r")
 
 
 def _evidence(

@@ -15,7 +15,7 @@ from bot.errors import InputError
 from bot.playbooks.fields import TICKET_FIELDS
 from bot.redact import redact, redact_obj
 from bot.ticket_words import JA_FIELD_LABELS
-from bot.render.terminal import safe
+from bot.terminal import safe
 from bot.tickets import TEMPLATE_SERVICE, Ticket
 
 FORMATS = ("md", "json", "text")

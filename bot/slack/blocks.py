@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.commands.diagnose import DiagnoseResult, Diagnosis
 from bot.redact import redact
-from bot.render.terminal import safe
+from bot.terminal import safe
 
 SECTION_MAX = 3000  # characters in a section's text
 HEADER_MAX = 150
