@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.commands.diagnose import Diagnosis
+from bot.diagnosis import Diagnosis
 
 
 @dataclass

@@ -191,7 +191,7 @@ def _clean(value: Any) -> str:
 
 def _playbook_views(matches: list[Any], lang: str) -> list[dict[str, Any]]:
     """The matched playbooks in the ticket's language (title, summary, steps from the playbook's own text)."""
-    from bot.commands.diagnose import engine, localize
+    from bot.diagnosis import engine, localize
 
     eng = engine(None)
     out = []
@@ -204,7 +204,7 @@ def _playbook_views(matches: list[Any], lang: str) -> list[dict[str, Any]]:
 
 
 def _relocalize_view(view: dict[str, Any], lang: str) -> dict[str, Any]:
-    from bot.commands.diagnose import engine, localize
+    from bot.diagnosis import engine, localize
 
     eng = engine(None)
     i = eng.by_id.get(view.get("id", ""))

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.commands.diagnose import Diagnosis, Evidence, engine, localize
+from bot.diagnosis import Diagnosis, Evidence, engine, localize
 from bot.config import Settings, Target
 from bot.errors import CloudThrottled, ConfigError, TriageError
 from bot.failures import Failure

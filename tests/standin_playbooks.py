@@ -45,10 +45,11 @@ def write_standins(root: Path) -> Path:
 
 @pytest.fixture
 def standin_library(tmp_path, monkeypatch):
-    from bot.commands import diagnose
+    from bot import diagnosis
     from bot.playbooks import load_all
 
     library = tuple(load_all(write_standins(tmp_path / "standin-playbooks")))
-    monkeypatch.setattr(diagnose, "cached", lambda directory=None: library)
-    monkeypatch.setattr(diagnose, "_ENGINES", {})
+    monkeypatch.setattr(diagnosis, "cached", lambda directory=None: library)
+    monkeypatch.setattr(diagnosis, "_ENGINES", {})
+    monkeypatch.setattr(diagnosis, "_RELATED", {})
     return library

@@ -65,3 +65,33 @@ def test_outside_bot_store_nothing_names_a_database_backend():
             if word in text:
                 offenders.append(f"{rel}: {word}")
     assert offenders == []
+
+
+# Every layer depends downward only: the core (the engine, the diagnosis types, providers, the
+# watcher, tickets, the store) never imports the verbs, the renderers or the front ends.
+OUTER = ("bot.commands", "bot.cli", "bot.slack", "bot.render")
+CORE = [p for p in FILES if p.relative_to(BOT).parts[0] not in ("commands", "cli", "slack", "render", "__main__.py")]
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+            out |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return out
+
+
+@pytest.mark.parametrize("path", CORE, ids=lambda p: str(p.relative_to(BOT)))
+def test_the_core_never_imports_verbs_renderers_or_front_ends(path):
+    outward = sorted(m for m in imported_modules(path) if m.startswith(OUTER))
+    assert not outward, f"{path.relative_to(BOT)} imports {outward}; the core depends downward only"
+
+
+def test_the_diagnosis_core_lives_beside_the_engine():
+    assert (BOT / "diagnosis.py").is_file()
+    verbs = imported_modules(BOT / "commands" / "manifest.py")
+    assert "bot.commands.diagnose" not in verbs, "commands/manifest and commands/diagnose must not import each other"

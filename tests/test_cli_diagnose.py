@@ -173,7 +173,7 @@ def test_zero_division_has_no_related_playbooks(capsys, monkeypatch):
 
 
 def test_steps_are_filled_with_facts_and_keep_readable_placeholders():
-    from bot.commands.diagnose import fill
+    from bot.diagnosis import fill
 
     facts = {"module": "lightgbm", "endpoint": "credit-ep"}
     assert fill("pip install {module}", facts) == "pip install lightgbm"

@@ -157,7 +157,7 @@ def test_evidence_is_capped_and_bounded_then_cut_after_redaction():
     ev = r.found[0].evidence
     assert len(ev) == matcher_mod.MAX_EVIDENCE
     assert all(len(text.encode()) <= matcher_mod.RAW_LINE_BYTES for _, text in ev), "memory stays bounded"
-    from bot.commands.diagnose import evidence_text
+    from bot.diagnosis import evidence_text
 
     assert len(evidence_text(ev[0][1])) == matcher_mod.MAX_LINE_CHARS
     # An unlabelled key that the 400-character cut would have split is redacted whole first.
@@ -171,7 +171,7 @@ def test_invalid_utf8_and_binary_garbage_do_not_crash():
     r = scan(garbage)
     assert ids(r) == ["azureml.endpoint.ERR_1100"]
     (line, text), = r.found[0].evidence
-    from bot.commands.diagnose import evidence_text
+    from bot.diagnosis import evidence_text
 
     assert "ERR_1100" in text and "\x00" not in evidence_text(text), "controls go before anything is shown"
 

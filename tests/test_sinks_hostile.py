@@ -131,7 +131,7 @@ def test_every_slack_message_escapes_hostile_input(tmp_path):
 
 
 def _no_match():
-    from bot.commands.diagnose import DiagnoseResult
+    from bot.diagnosis import DiagnoseResult
 
     return DiagnoseResult([], 10, 1, "en")
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
-from bot.commands.diagnose import engine
+from bot.diagnosis import engine
 from fake_customvision import IT_FAILED, KEY, WIDGETS, FakeCustomVision, iteration, tag
 from fake_rekognition import FakeRekognition
 from test_customvision import SUB, cv_toml

@@ -21,7 +21,7 @@ from urllib.parse import quote
 import pytest
 from slack_sdk import WebClient
 
-from bot.commands.diagnose import Diagnosis, Evidence, StepView
+from bot.diagnosis import Diagnosis, Evidence, StepView
 from bot.config import Settings, Target, parse
 from bot.errors import CloudError, CloudThrottled
 from bot.failures import Failure

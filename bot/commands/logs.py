@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.commands import targets
-from bot.commands.diagnose import Diagnosis, check_lang, diagnose_text
+from bot.diagnosis import Diagnosis, check_lang, diagnose_text
 from bot.config import AzureMLTarget, Settings
 from bot.errors import InputError
 from bot.identifiers import check_aml_endpoint_name, check_aml_job_name, check_target_name

@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 from typing import BinaryIO, ContextManager
 
-from bot.commands.diagnose import DiagnoseResult, Diagnosis, Evidence, localize, scan_text
+from bot.diagnosis import DiagnoseResult, Diagnosis, Evidence, localize, scan_text
 from bot.errors import InputError
 from bot.manifests import MAX_SUMMARY_BYTES, LintReport, SummaryReport, ValidationReport, analyse, lint_pair, parse_summary, prepend
 from bot.manifests.codes import MESSAGES, canonical, is_warning, playbook_id

@@ -7,7 +7,8 @@ import io
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable
 
-from bot.commands.diagnose import Diagnosis, Evidence, diagnose_stream, engine, localize
+from bot.commands.diagnose import diagnose_stream
+from bot.diagnosis import Diagnosis, Evidence, engine, localize
 from bot.config import Settings
 from bot.errors import InputError
 from bot.failures import Failure

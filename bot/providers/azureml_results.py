@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.commands.diagnose import Diagnosis, diagnose_text
+from bot.diagnosis import Diagnosis, diagnose_text
 from bot.redact import redact
 
 

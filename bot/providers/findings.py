@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from bot.commands.diagnose import Diagnosis, Evidence, diagnose_text, engine, localize
+from bot.diagnosis import Diagnosis, Evidence, diagnose_text, engine, localize
 from bot.redact import redact
 
 MAX_EVIDENCE = 6

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.render.wrap import wrap
 
-from bot.commands.diagnose import DiagnoseResult, Diagnosis
+from bot.diagnosis import DiagnoseResult, Diagnosis
 from bot.playbooks import Playbook
 from bot.render.manifest import render_report
 

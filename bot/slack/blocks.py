@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from bot.commands.diagnose import DiagnoseResult, Diagnosis
+from bot.diagnosis import DiagnoseResult, Diagnosis
 from bot.redact import redact
 from bot.terminal import safe
 

@@ -10,7 +10,8 @@ from typing import Any
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
-from bot.commands.diagnose import DiagnoseResult, Evidence, diagnose_text, engine, localize
+from bot.commands.diagnose import diagnose_text
+from bot.diagnosis import DiagnoseResult, Evidence, engine, localize
 from bot.config import Settings
 from bot.errors import InputError, TriageError
 from bot.playbooks.fields import TICKET_FIELDS
