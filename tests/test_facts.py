@@ -107,3 +107,24 @@ def test_a_fact_that_holds_a_secret_is_dropped_not_shown():
     best = diagnose_text(text, service="azureml-endpoint", top=1).matches[0]
     assert best.facts.get("endpoint") == "my-endpoint"
     assert "AKIAABCDEFGHIJKLMNOP" not in str(best.to_json())
+
+
+def test_facts_prefill_the_ticket_fields_of_the_same_meaning():
+    import io
+
+    from bot.commands.ticket import diagnose_and_save, failure_from_diagnosis
+    from bot.store import open_store
+
+    text = (
+        "az ml online-deployment create --endpoint-name credit-ep --name blue -f blue.yml\n"
+        "(OutOfQuota) Not enough quota available for Standard_NC6s_v3 in SubscriptionId 6d2c0f7e-1b5a-4c1e-9d6e-2f1a7c3b9e40."
+        " Current usage/limit: 4/10. Additional needed: 8\n"
+    )
+    store = open_store(None)
+    diagnosis_id = diagnose_and_save(store, io.BytesIO(text.encode()), actor="U1", service="azureml-endpoint", lang="en")
+    failure = failure_from_diagnosis(store, diagnosis_id, "en")
+    assert failure.matches[0].id == "azureml.endpoint.ERR_1100"
+    assert failure.fields["endpoint"] == "credit-ep" and failure.fields["deployment"] == "blue"
+    assert failure.fields["instance_type"] == "Standard_NC6s_v3"
+    assert failure.fields["quota_usage"] == "4/10 cores used, 8 more needed"
+    assert failure.matches[0].evidence[0].role == "match" and failure.matches[0].evidence[-1].role == "context"

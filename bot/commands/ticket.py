@@ -9,6 +9,7 @@ from typing import Any, BinaryIO, Callable
 
 from bot.commands.diagnose import diagnose_stream
 from bot.diagnosis import Diagnosis, Evidence, engine, localize
+from bot.playbooks.fields import FACT_TICKET_FIELDS
 from bot.config import Settings
 from bot.errors import InputError
 from bot.failures import Failure
@@ -89,12 +90,19 @@ def failure_from_diagnosis(store: Store, diagnosis_id: int, lang: str) -> Failur
     for m in row["matches"]:
         i = eng.by_id.get(m["id"])
         if i is not None:
-            ev = [Evidence(e["line"], e["text"]) for e in m["evidence"]]
-            matches.append(localize(eng.playbooks[i], score=m["score"], evidence=ev, lang=lang))
+            ev = [Evidence(e["line"], e["text"], e.get("role", "match")) for e in m["evidence"]]
+            matches.append(localize(eng.playbooks[i], score=m["score"], evidence=ev, lang=lang, facts=m.get("facts") or {}))
     top = matches[0] if matches else None
     first_line = top.evidence[0].text if top and top.evidence else ""
     code = (top.id.rsplit(".", 1)[-1] if top else "")
     fields = dict(row.get("fields") or extract_fields(row["excerpt"]))
+    # What the text itself said (the endpoint, the VM size, the region …) fills the matching fields.
+    for name, value in (top.facts.items() if top else ()):
+        if name in FACT_TICKET_FIELDS:
+            fields.setdefault(FACT_TICKET_FIELDS[name], value)
+    if top and {"usage", "limit"} <= top.facts.keys():
+        fields.setdefault("quota_usage", f"{top.facts['usage']}/{top.facts['limit']} cores used"
+                          + (f", {top.facts['needed']} more needed" if "needed" in top.facts else ""))
     if "error_code" not in fields and code.startswith(("ERR_", "ERROR_", "WARNING_")):
         fields["error_code"] = code
     return Failure(
