@@ -21,3 +21,8 @@ def pmap(fn: Callable[[T], R], items: Iterable[T], max_workers: int = 8) -> list
         return [fn(x) for x in items]
     with ThreadPoolExecutor(max_workers=min(max_workers, len(items)), thread_name_prefix="triage") as ex:
         return list(ex.map(fn, items))
+
+
+def together(*calls: Callable[[], R]) -> list[R]:
+    """Independent calls at the same time (one thread each); results in call order."""
+    return pmap(lambda call: call(), calls, max_workers=len(calls))

@@ -21,7 +21,7 @@ from bot.errors import CloudAuthError, CloudError, CloudNotFound, CloudThrottled
 from bot.failures import Failure, images_per_tag_lines
 from bot.redact import redact
 from bot.identifiers import check_text_name, check_uuid, did_you_mean, looks_like_uuid_attempt
-from bot.pool import pmap
+from bot.pool import pmap, together
 from bot.providers.findings import diagnose_lines, merge, playbook_match
 from bot.providers.retry import TIMEOUT_ATTEMPTS, Retry, RetryPolicy, body_summary, call_with_retry, parse_retry_after
 
@@ -391,13 +391,17 @@ class CustomVisionProvider:
     # ---- diagnosis ----------------------------------------------------------------------------
 
     def _project_failures(self, project: dict[str, Any]) -> list[Failure]:
-        iterations = self._iterations(project["id"])
+        # The iterations, the tags and the domain do not depend on each other: one round of calls
+        # instead of three (the tags are read even when nothing failed; the domain is cached).
+        settings = project.get("settings") or {}
+        iterations, tags, domain = together(
+            lambda: self._iterations(project["id"]),
+            lambda: self._tags(project["id"]),
+            lambda: self._domain(settings.get("domainId")),
+        )
         failed = [i for i in iterations if str(i.get("status", "")).lower() == "failed"]
         if not failed:
             return []
-        settings = project.get("settings") or {}
-        domain = self._domain(settings.get("domainId"))
-        tags = self._tags(project["id"])
         check = images_per_tag(tags, domain.get("type"))
         completed = [i.get("created") or "" for i in iterations if str(i.get("status", "")).lower() == "completed"]
         found = [self._failure(project, it, domain, check, completed) for it in failed]
