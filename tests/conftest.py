@@ -80,3 +80,14 @@ def store(store_location):
 def pytest_terminal_summary(terminalreporter):
     if _pg_problem:
         terminalreporter.write_line(_pg_problem[0], yellow=True)
+
+
+@pytest.fixture
+def fake():
+    """A Custom Vision training resource on loopback with the standard projects (tests/fake_customvision.py)."""
+    from fake_customvision import FakeCustomVision
+
+    server = FakeCustomVision().start()
+    server.seed_standard()
+    yield server
+    server.stop()

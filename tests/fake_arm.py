@@ -25,7 +25,7 @@ import ssl
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from aml_replay import Reply, standard_routes
+from loopback import LoopbackServer, QuietHandler
 
 IDENTITY_HEADER = "stand-in-identity-header"
 ARM_HOSTS = ("management.azure.com",)
@@ -67,7 +68,7 @@ def _certificate(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-class FakeARM:
+class FakeARM(LoopbackServer):
     """Serve the recorded workspace over HTTPS on 127.0.0.1:<random port>; record every request."""
 
     def __init__(self, routes: list[tuple[str, str, Reply | list[Reply]]] | None = None) -> None:
@@ -77,24 +78,7 @@ class FakeARM:
         self.requests: list[tuple[str, str, bool]] = []  # (method, URL as routed, bearer token present)
         self.hosts: set[str] = set()  # Host headers seen: proves where the client really sent its requests
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.cert, key)
-        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def endpoint(self) -> str:
-        return f"https://127.0.0.1:{self.server.server_address[1]}"
-
-    def start(self) -> "FakeARM":
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(self._handler(), tls=(self.cert, key))
 
     def fail(self, method: str, pattern: str, replies: Reply | list[Reply]) -> None:
         """Answer requests matching (method, URL regex) with these replies first (the last one repeats)."""
@@ -137,12 +121,7 @@ class FakeARM:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def _serve(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length:

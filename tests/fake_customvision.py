@@ -13,9 +13,11 @@ import threading
 import time
 import zlib
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from loopback import LoopbackServer, QuietHandler
 
 API = "/customvision/v3.3/training"
 KEY = "k123-training-key"
@@ -109,7 +111,7 @@ IT_FAILED = "0d6c6e7b-2b4a-4c1e-9a57-5f7f2c3e9b11"
 IT_DEFECTS = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 
 
-class FakeCustomVision:
+class FakeCustomVision(LoopbackServer):
     """Serve a Custom Vision training resource on 127.0.0.1:<random port>; record every request."""
 
     def __init__(self, key: str | None = KEY, delay: float = 0.0) -> None:
@@ -123,21 +125,7 @@ class FakeCustomVision:
         self.domains = dict(DOMAINS)
         self._queued: deque[tuple[re.Pattern[str], int, Any, dict[str, str]]] = deque()
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def start(self) -> "FakeCustomVision":
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(self._handler())
 
     def queue(self, path_regex: str, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         """Answer the next request whose path matches with this response, once.
@@ -192,12 +180,7 @@ class FakeCustomVision:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 with fake._lock:

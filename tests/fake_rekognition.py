@@ -14,9 +14,11 @@ import re
 import threading
 import time
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from loopback import LoopbackServer, QuietHandler
 
 
 def _jsonable(value: Any) -> Any:
@@ -30,7 +32,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-class FakeRekognition:
+class FakeRekognition(LoopbackServer):
     """Serve Custom Labels projects / versions and S3 objects on 127.0.0.1:<random port>."""
 
     def __init__(self) -> None:
@@ -40,21 +42,7 @@ class FakeRekognition:
         self.requests: list[tuple[str, str]] = []  # (operation or "s3:GetObject", detail)
         self._queued: deque[tuple[re.Pattern[str], int, Any, dict[str, str]]] = deque()
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def start(self) -> "FakeRekognition":
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(self._handler())
 
     def queue(self, what: str, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
         """Answer the next request for `what` (an operation name, or "s3:" + a key regex) this way, once.
@@ -88,12 +76,7 @@ class FakeRekognition:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def _queued(self, what: str) -> tuple[int, Any, dict[str, str]] | None:
                 with fake._lock:
                     q = next((q for q in fake._queued if q[0].fullmatch(what)), None)

@@ -12,18 +12,10 @@ from bot.cli import cli
 from bot.commands.config_check import config_check
 from bot.errors import ConfigError, InputError
 from bot.identifiers import check_uuid, parse_rekognition_arn
-from fake_customvision import KEY, FakeCustomVision
+from fake_customvision import KEY
 
 SUB = "11111111-2222-3333-4444-555555555555"
 RID = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/cv"
-
-
-@pytest.fixture
-def fake():
-    server = FakeCustomVision().start()
-    server.seed_standard()
-    yield server
-    server.stop()
 
 
 def test_config_with_several_problems_names_them_all_at_once():

@@ -35,14 +35,6 @@ SUB = "11111111-2222-3333-4444-555555555555"
 RESOURCE_ID = f"/subscriptions/{SUB}/resourceGroups/rg-vision/providers/Microsoft.CognitiveServices/accounts/cv-prod"
 
 
-@pytest.fixture
-def fake():
-    server = FakeCustomVision().start()
-    server.seed_standard()
-    yield server
-    server.stop()
-
-
 def cv_toml(endpoint: str, name: str = "cv-prod", extra: str = "") -> str:
     return f"""
 [[customvision]]

@@ -15,14 +15,6 @@ WRONG_SUB = "99999999-8888-7777-6666-555555555555"
 
 
 @pytest.fixture
-def fake():
-    server = FakeCustomVision().start()
-    server.seed_standard()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def toml(tmp_path, fake, store_location):
     """On both backends: [store] path for SQLite, [store] url for PostgreSQL."""
     path = tmp_path / "triage.toml"

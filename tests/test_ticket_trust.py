@@ -20,14 +20,6 @@ IT_EARLIER = "11111111-aaaa-4bbb-8ccc-222222222222"
 
 
 @pytest.fixture
-def fake():
-    server = FakeCustomVision().start()
-    server.seed_standard()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def toml(tmp_path, fake):
     path = tmp_path / "triage.toml"
     path.write_text(f'[store]\npath = "{tmp_path / "triage.db"}"\n' + cv_toml(fake.endpoint), encoding="utf-8")
