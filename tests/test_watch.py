@@ -28,6 +28,7 @@ from bot.failures import Failure
 from bot.slack.alerts import SlackSink, alert_client
 from bot.store import Store, open_store
 from bot.watch import Watcher
+from bot.watch.outbox import enqueue
 from fake_customvision import IT_FAILED, KEY, WIDGETS, FakeCustomVision, iteration
 from tests.fake_slack import FakeSlack
 
@@ -414,7 +415,7 @@ def test_the_watcher_leaves_a_note_in_flight_alone_until_its_claim_expires(env):
     fp = cv_failure().fingerprint
     app_side = env.watcher()
     with env.store.transaction() as db:  # the Slack app recorded a note, then died before sending it
-        app_side._enqueue(db, fp, "reply", "CALERTS", {"text": ":eyes: Acknowledged by <@U0ONCALL>."}, env.clock() + 60)
+        enqueue(db, fp, "reply", "CALERTS", {"text": ":eyes: Acknowledged by <@U0ONCALL>."}, env.clock() + 60)
 
     assert w.cycle().posted == 0 and env.new_calls() == []  # the app may still be sending it: not twice
     env.clock.now += 61
