@@ -21,6 +21,7 @@ class FakeSlack:
         self.throttle: dict[str, int] = {}  # path -> how many 429s to answer first
         self.hang: dict[str, str] = {}  # path -> "before" | "after" (posted, then no answer) | "drop" (posted, connection closed)
         self.retry_after = "0"  # the Retry-After header of throttled answers
+        self.refuse: dict[str, str] = {}  # channel -> Slack error (not_in_channel …) for posts and updates there
         self.messages: dict[str, list[dict[str, Any]]] = {}  # channel -> top-level messages, oldest first
         self._ts = 0
         self._released = threading.Event()
@@ -51,6 +52,9 @@ class FakeSlack:
                         fake.throttle[self.path] = left - 1
                 if left:
                     return self._send(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": fake.retry_after})
+                refused = fake.refuse.get(str(body.get("channel", "")))
+                if refused and self.path.endswith(("/chat.postMessage", "/chat.update")):
+                    return self._send(200, {"ok": False, "error": refused})
                 mode = fake.hang.get(self.path)
                 if mode:
                     if mode in ("after", "drop"):

@@ -814,3 +814,65 @@ def test_two_hosts_one_postgresql_database_the_leader_killed_every_alert_posted_
             if p.poll() is None:
                 kill(p)
         db.close()
+
+
+# ---- how it is: refused posts, `triage watch status` --------------------------------------------
+
+
+def watch_status(config: Path, *args: str) -> tuple[int, str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    env.pop("TRIAGE_CONFIG", None)
+    env.pop("DATABASE_URL", None)
+    p = subprocess.run([sys.executable, "-m", "bot", "--config", str(config), "watch", "status", *args], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout + p.stderr
+
+
+def test_posts_refused_with_not_in_channel_are_logged_once_kept_and_posted_once_when_invited(tmp_path, slack, cv, store_location, store):
+    config, db = write_config(tmp_path, cv, store_location), store
+    slack.refuse["CALERTS"] = "not_in_channel"  # the bot was never invited to the alert channel
+    first = run_once(config, slack, tmp_path / "first.log")
+    refusals = [line for line in first.splitlines() if "not_in_channel" in line]
+    assert len(refusals) == 1 and "CALERTS" in refusals[0], first
+    cycle = json.loads(first.split("cycle: ", 1)[1].splitlines()[0])
+    assert (cycle["posted"], cycle["pending"], cycle["refused"]) == (0, 1, 1)
+    assert alert_messages(slack) == []
+
+    second = run_once(config, slack, tmp_path / "second.log")  # still refused: counted, not logged again
+    assert "not_in_channel" not in second.split("cycle: ")[0]
+    assert json.loads(second.split("cycle: ", 1)[1].splitlines()[0])["refused"] == 1
+
+    code, out = watch_status(config, "--json", "--max-age", "3600")
+    doc = json.loads(out)
+    assert code == 0 and doc["healthy"] is True
+    assert doc["outbox"]["pending"] == 1 and doc["outbox"]["failing"] == [
+        {"channel": "CALERTS", "error": "Slack chat_postMessage failed: not_in_channel", "entries": 1}]
+    (target,) = doc["targets"]
+    assert target["target"] == "cv-prod" and target["last_ok"] and target["unreachable_since"] is None
+    assert doc["lease"] is None  # --once released it
+
+    # a backlog older than the threshold makes the health check fail (exit 1)
+    code, out = wait_until(lambda: (r := watch_status(config, "--max-age", "1"))[0] == 1 and r, 30, "the backlog to age")
+    assert "UNHEALTHY" in out and "oldest unsent outbox entry" in out and "not_in_channel" in out
+
+    del slack.refuse["CALERTS"]  # the bot is invited: the alert goes out, once
+    run_once(config, slack, tmp_path / "third.log")
+    run_once(config, slack, tmp_path / "fourth.log")
+    assert len(alert_messages(slack)) == 1
+    assert query(db, "select count(*) from outbox where posted_at is null") == [(0,)]
+    code, out = watch_status(config)
+    assert code == 0 and "outbox: empty" in out and "cv-prod: last good poll" in out
+
+
+def test_watch_status_names_the_lease_holder_while_a_watcher_runs(tmp_path, slack, cv, store_location, store):
+    config = write_config(tmp_path, cv, store_location, lease_s=3)
+    p = watch_process(config, slack, tmp_path / "w.log")
+    try:
+        wait_until(lambda: alert_messages(slack), 60, "the first alert", tmp_path / "w.log")
+        owner = wait_until(lambda: query(store, "select owner from leases"), 10, "a lease")[0][0]
+        code, out = watch_status(config, "--json")
+        doc = json.loads(out)
+        assert code == 0 and doc["lease"]["owner"] == owner and doc["lease"]["live"] is True
+        assert doc["outbox"] == {"pending": 0, "oldest": None, "oldest_age_s": None, "failing": []}
+    finally:
+        kill(p)

@@ -54,15 +54,18 @@ class Outbox:
         self.alert = alert
         self.clock = clock
         self.sleep = sleep
+        self.deferred = False
 
     def drain(self, batch: int = 500, *, only: list[int] | None = None) -> tuple[int, int]:
         """Send pending outbox entries in order; stop (nothing dropped) when the sink throttles.
 
-        Returns (sent, left unsent because of throttling or a lost lease). The watcher drains under
+        Returns (sent, left unsent because of throttling or a lost lease); `deferred` says whether
+        the last drain stopped early. The watcher drains under
         its lease (renewed as it goes; if it is lost, it stops). `only` sends just those entries
         (note() in the Slack app); on failure they go back to the watcher.
         """
         posted, after = 0, 0
+        self.deferred = False
         blocked: set[str] = set()  # alerts whose root post failed: their replies must not land in an older thread
         while True:
             if only is None:
@@ -75,6 +78,7 @@ class Outbox:
             for entry in pending:
                 if only is None and not self.lease.keep():
                     log.warning("lost the lease while draining; the other watcher sends the rest")
+                    self.deferred = True
                     return posted, self.unsent()
                 if entry["fingerprint"] in blocked:
                     continue
@@ -84,6 +88,7 @@ class Outbox:
                     self._failed(entry, f"throttled, retry after {e.retry_after:.0f} s", release=only is not None)
                     if only is None:
                         self.sleep(min(e.retry_after, 60.0))
+                    self.deferred = True
                     return posted, self.unsent()
                 except TriageError as e:
                     self._failed(entry, e.message, release=only is not None)
@@ -98,7 +103,14 @@ class Outbox:
     def unsent(self) -> int:
         return int(self.store.scalar("select count(*) as n from outbox where posted_at is null"))
 
+    def refused(self) -> int:
+        """Unsent entries whose last attempt failed (refused by Slack, no answer, throttled)."""
+        return int(self.store.scalar("select count(*) as n from outbox where posted_at is null and last_error is not null"))
+
     def _failed(self, entry: dict[str, Any], error: str, release: bool = False) -> None:
+        if error != entry.get("last_error"):  # logged once per entry and error, not once per retry
+            log.warning("could not send %s for %s to channel %s (attempt %d, kept in the outbox): %s", entry["op"], entry["fingerprint"],
+                        entry["channel"], int(entry.get("attempts") or 0) + 1, redact(error))
         self.store.execute("update outbox set last_error = ?, claimed_until = case when ? then null else claimed_until end where id = ?",
                            [redact(error)[:500], release, entry["id"]])
 

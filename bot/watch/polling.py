@@ -31,6 +31,11 @@ class CycleReport:
     throttled: list[str] = field(default_factory=list)
     posted: int = 0
     pending: int = 0
+    """Outbox entries still unsent after the drain, for any reason (throttled, refused, no answer, lease lost)."""
+    refused: int = 0
+    """Of those, the ones whose last attempt failed (Slack's error is logged once and kept in the outbox)."""
+    deferred: bool = False
+    """The drain stopped early (throttled or the lease lost): the next cycle comes sooner."""
     seconds: float = 0.0
     lease_lost: bool = False
 

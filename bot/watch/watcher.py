@@ -97,7 +97,9 @@ class Watcher:
                 report.seconds = self.clock() - started
                 return report
             self.poller.record_all(db, results, report)
-        report.posted, report.pending = self.drain()
+        report.posted, _ = self.drain()
+        report.deferred = self.outbox.deferred
+        report.pending, report.refused = self.outbox.unsent(), self.outbox.refused()
         report.seconds = self.clock() - started
         return report
 
@@ -172,7 +174,7 @@ class Watcher:
             return True
         # A cloud that keeps throttling slows the whole loop down, up to MAX_BACKOFF intervals.
         state["backoff"] = min(state["backoff"] * 2, MAX_BACKOFF) if report.throttled else 1
-        self._idle(self.interval * state["backoff"] if not report.pending else max(1.0, self.interval / 4), stop)
+        self._idle(self.interval * state["backoff"] if not report.deferred else max(1.0, self.interval / 4), stop)
         return False
 
     def _idle(self, seconds: float, stop: Callable[[], bool]) -> None:
