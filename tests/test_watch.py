@@ -876,3 +876,37 @@ def test_watch_status_names_the_lease_holder_while_a_watcher_runs(tmp_path, slac
         assert doc["outbox"] == {"pending": 0, "oldest": None, "oldest_age_s": None, "failing": []}
     finally:
         kill(p)
+
+
+# ---- recovery by retraining -----------------------------------------------------------------------
+
+
+def thread_replies(slack: FakeSlack, ts: str) -> list[str]:
+    return [b.get("text", "") for b in slack.bodies(POST) if b.get("thread_ts") == ts]
+
+
+def test_a_later_completed_iteration_recovers_the_alert_in_its_thread_and_root_once(tmp_path, slack, cv, store_location, store):
+    config, db = write_config(tmp_path, cv, store_location), store
+    run_once(config, slack, tmp_path / "first.log")
+    (root,) = alert_messages(slack)
+    cv.iterations[WIDGETS].append(iteration("6c2d0e7f-8091-4b2c-8d3e-4f5a6b7c8d9e", WIDGETS, "Iteration 3", "Completed",
+                                            "2024-05-02T08:00:00Z", "2024-05-02T08:45:00Z"))
+    log = run_once(config, slack, tmp_path / "second.log")
+    assert json.loads(log.split("cycle: ", 1)[1].splitlines()[0])["recovered"] == 1
+    (reply,) = thread_replies(slack, root["ts"])
+    assert "Recovered by retraining" in reply and "'Iteration 3' completed at 2024-05-02T08:45:00Z" in reply
+    (update,) = slack.bodies(UPDATE)
+    assert update["ts"] == root["ts"] and "recovered" in sections(update)
+    assert query(db, "select state from alerts") == [("recovered",)]
+
+    run_once(config, slack, tmp_path / "third.log")  # the failed iteration is still listed: nothing more is said
+    assert len(thread_replies(slack, root["ts"])) == 1 and len(slack.bodies(UPDATE)) == 1 and len(alert_messages(slack)) == 1
+
+
+def test_an_iteration_already_retrained_before_triage_saw_it_is_not_posted(env):
+    w = started_clean(env)
+    f = cv_failure()
+    f.details["recovered_by"] = "iteration 'Iteration 3' completed at 2024-05-02T08:45:00Z"
+    env.scenario["cv-prod"] = [f]
+    report = w.cycle()
+    assert (report.new, report.posted) == (0, 0) and env.new_calls() == []

@@ -128,8 +128,12 @@ class Poller:
         """New failures become alerts (or the baseline); open alerts no longer seen have recovered."""
         channel = self.channel_for(target)
         by_fp: dict[str, Failure] = {}
+        retrained: dict[str, str] = {}  # still listed as failed, but a later training or run succeeded
         for f in failures:
-            by_fp.setdefault(f.fingerprint, f)
+            if f.details.get("recovered_by"):
+                retrained.setdefault(f.fingerprint, str(f.details["recovered_by"]))
+            else:
+                by_fp.setdefault(f.fingerprint, f)
         fresh = {fp: f for fp, f in by_fp.items() if fp not in active}
         still = [(now, fp) for fp in by_fp if fp in active]
         if still:
@@ -157,14 +161,15 @@ class Poller:
                     continue
             enqueue(db, fp, "post", channel, {})
             report.new += 1
-        # alerts of this target that no longer fail: retried and succeeded, or removed
+        # alerts of this target that no longer fail: retrained, retried and succeeded, or removed
         for fp, row in active.items():
             if fp in by_fp:
                 continue
             db.execute("update alerts set state = 'recovered', last_seen = ? where fingerprint = ?", [now, fp])
             if row["state"] == "baseline":
                 continue  # never posted: nothing to update; failing again later is a new alert
-            enqueue(db, fp, "reply", row["channel"], {"text": RECOVERED_TEXT})
+            text = f":white_check_mark: Recovered by retraining: {redact(retrained[fp])}." if fp in retrained else RECOVERED_TEXT
+            enqueue(db, fp, "reply", row["channel"], {"text": text})
             enqueue(db, fp, "update", row["channel"], {})
             report.recovered += 1
 
