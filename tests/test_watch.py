@@ -910,3 +910,54 @@ def test_an_iteration_already_retrained_before_triage_saw_it_is_not_posted(env):
     env.scenario["cv-prod"] = [f]
     report = w.cycle()
     assert (report.new, report.posted) == (0, 0) and env.new_calls() == []
+
+
+# ---- exactly once for every message -----------------------------------------------------------------
+
+
+def test_killed_right_after_a_thread_reply_the_restart_finds_it_and_replies_once(tmp_path, slack, cv, store_location, store):
+    config, db = write_config(tmp_path, cv, store_location), store
+    run_once(config, slack, tmp_path / "first.log")
+    (root,) = alert_messages(slack)
+    cv.iterations[WIDGETS].append(iteration("6c2d0e7f-8091-4b2c-8d3e-4f5a6b7c8d9e", WIDGETS, "Iteration 3", "Completed",
+                                            "2024-05-02T08:00:00Z", "2024-05-02T08:45:00Z"))
+    slack.hang[POST] = "after"  # the recovery reply lands in the thread; its answer never comes back
+    p = watch_process(config, slack, tmp_path / "second.log", "--once")
+    try:
+        wait_until(lambda: thread_replies(slack, root["ts"]), 60, "the recovery reply", tmp_path / "second.log")
+        kill(p)
+    finally:
+        if p.poll() is None:
+            kill(p)
+    assert query(db, "select op, posted_at, attempts from outbox where op != 'post' order by id") == [("reply", None, 1), ("update", None, 0)]
+    slack.hang.clear()
+
+    wait_until(lambda: lease_expired(db), 10, "the dead watcher's lease to expire")
+    seen = len(slack.calls)
+    run_once(config, slack, tmp_path / "restart.log")
+    assert paths(slack.calls[seen:]) == ["/api/conversations.replies", UPDATE]  # found by its metadata: not replied again
+    assert len(slack.replies[("CALERTS", root["ts"])]) == 1 and len(alert_messages(slack)) == 1
+    assert query(db, "select count(*) from outbox where posted_at is null") == [(0,)]
+
+
+def test_the_restart_check_pages_through_a_busy_channel_back_to_the_alert(tmp_path, slack, cv, store_location, store):
+    config, db = write_config(tmp_path, cv, store_location), store
+    slack.hang[POST] = "after"  # posted, no answer, killed: the outbox does not know
+    p = watch_process(config, slack, tmp_path / "first.log", "--once")
+    try:
+        wait_until(lambda: alert_messages(slack), 60, "the alert to be posted", tmp_path / "first.log")
+        kill(p)
+    finally:
+        if p.poll() is None:
+            kill(p)
+    slack.hang.clear()
+    for i in range(450):  # people talk in the channel meanwhile: the alert is far behind the first page
+        slack.answer(POST, {"channel": "CALERTS", "text": f"chatter {i}"})
+    slack.page_size = 100
+
+    wait_until(lambda: lease_expired(db), 10, "the dead watcher's lease to expire")
+    seen = len(slack.calls)
+    run_once(config, slack, tmp_path / "restart.log")
+    assert paths(slack.calls[seen:]) == [HISTORY] * 5  # five pages, the alert found on the last: not reposted
+    assert len(alert_messages(slack)) == 1
+    assert query(db, "select op, posted_at is not null from outbox") == [("post", 1)]

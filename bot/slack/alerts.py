@@ -15,6 +15,7 @@ from bot.slack import blocks as B
 from bot.watch import SinkThrottled
 
 EVENT_TYPE = "triage_alert"
+REPLY_EVENT_TYPE = "triage_reply"
 STATE_LABEL = {"open": ":red_circle: failing", "acked": ":large_yellow_circle: acknowledged", "recovered": ":large_green_circle: recovered",
                "baseline": ":white_circle: known before triage started"}
 
@@ -88,26 +89,55 @@ class SlackSink:
     def update(self, channel: str, ts: str, alert: dict[str, Any]) -> None:
         self._call("chat_update", channel=channel, ts=ts, text=B.fallback(f"Failure: {alert['title']}"), blocks=alert_blocks(alert))
 
-    def reply(self, channel: str, thread_ts: str, text: str, user: str | None = None) -> None:
+    def reply(self, channel: str, thread_ts: str, text: str, user: str | None = None, key: str | None = None) -> None:
+        """A thread reply (or, without `thread_ts`, a channel notice); `key` rides along as metadata so a
+        retry after a crash can find it (find_reply) instead of posting it twice."""
         kwargs: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
+        if key:
+            kwargs["metadata"] = {"event_type": REPLY_EVENT_TYPE, "event_payload": {"key": key}}
         parts: list[str] = []
         for i, piece in enumerate(text.split("{user}") if user else [text]):
             parts += [B.user_ref(user or ""), piece] if i else [piece]
         self._call("chat_postMessage", channel=channel, text=B.mrkdwn(parts), **kwargs)
 
-    def find_posted(self, channel: str, fingerprint: str, since: str) -> str | None:
-        from datetime import datetime
+    def _messages(self, method: str, **kwargs: Any) -> Any:
+        """Every message of a history or a thread, page after page (however busy the channel)."""
+        cursor = None
+        while True:
+            resp = self._call(method, limit=200, include_all_metadata=True, **kwargs, **({"cursor": cursor} if cursor else {}))
+            yield from resp.get("messages", [])
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not resp.get("has_more") or not cursor:
+                return
 
-        try:
-            oldest = str(datetime.fromisoformat(since).timestamp() - 60)
-        except ValueError:
-            oldest = "0"
-        resp = self._call("conversations_history", channel=channel, oldest=oldest, limit=200, include_all_metadata=True)
-        for m in resp.get("messages", []):
+    def find_posted(self, channel: str, fingerprint: str, since: str) -> str | None:
+        """The root message of this alert, looked for back to the alert's creation."""
+        for m in self._messages("conversations_history", channel=channel, oldest=_oldest(since)):
             meta = m.get("metadata") or {}
             if meta.get("event_type") == EVENT_TYPE and (meta.get("event_payload") or {}).get("fingerprint") == fingerprint:
                 return m["ts"]
         return None
+
+    def find_reply(self, channel: str, thread_ts: str, key: str, since: str) -> bool:
+        """Whether the reply (or channel notice) sent with `key` is already there."""
+        if thread_ts:
+            found = self._messages("conversations_replies", channel=channel, ts=thread_ts)
+        else:
+            found = self._messages("conversations_history", channel=channel, oldest=_oldest(since))
+        for m in found:
+            meta = m.get("metadata") or {}
+            if meta.get("event_type") == REPLY_EVENT_TYPE and (meta.get("event_payload") or {}).get("key") == key:
+                return True
+        return False
+
+
+def _oldest(since: str) -> str:
+    from datetime import datetime
+
+    try:
+        return str(datetime.fromisoformat(since).timestamp() - 60)
+    except ValueError:
+        return "0"
 
 
 def acknowledge_alert(h: Any, body: dict[str, Any], client: WebClient, respond: Any) -> None:

@@ -33,9 +33,11 @@ class Sink(Protocol):
 
     def update(self, channel: str, ts: str, alert: dict[str, Any]) -> None: ...
 
-    def reply(self, channel: str, thread_ts: str, text: str, user: str | None = None) -> None: ...
+    def reply(self, channel: str, thread_ts: str, text: str, user: str | None = None, key: str | None = None) -> None: ...
 
     def find_posted(self, channel: str, fingerprint: str, since: str) -> str | None: ...
+
+    def find_reply(self, channel: str, thread_ts: str, key: str, since: str) -> bool: ...
 
 
 def enqueue(db: Tx, fingerprint: str, op: str, channel: str, payload: dict[str, Any], claimed_until: float | None = None) -> int:
@@ -117,10 +119,11 @@ class Outbox:
     def _send(self, entry: dict[str, Any]) -> None:
         payload = json.loads(entry["payload"])
         op, channel = entry["op"], entry["channel"]
-        # Counted before sending: an entry with attempts > 0 may have reached Slack before a crash.
-        self.store.execute("update outbox set attempts = attempts + 1 where id = ?", [entry["id"]])
+        key = f"outbox:{entry['id']}"  # carried by the message, so a retry after a crash finds it
         if op == "notice":
-            self.sink.reply(channel, "", payload["text"])
+            self._attempt(entry)
+            if not (entry["attempts"] and self.sink.find_reply(channel, "", key, entry["created"])):
+                self.sink.reply(channel, "", payload["text"], key=key)
             self._mark(entry["id"])
             return
         alert = self.alert(entry["fingerprint"])
@@ -128,6 +131,7 @@ class Outbox:
             self._mark(entry["id"])
             return
         if op == "post":
+            self._attempt(entry)
             ts = None
             if entry["attempts"]:  # a crash or a timeout between post and mark: the message may be there already
                 ts = self.sink.find_posted(channel, alert["fingerprint"], entry["created"])
@@ -144,11 +148,18 @@ class Outbox:
                 self._mark(entry["id"])  # no root message to update for a baseline failure
                 return
             raise TriageError("root message not posted yet")
+        self._attempt(entry)
         if op == "reply":
-            self.sink.reply(channel, ts, payload["text"], payload.get("user"))
+            # a crash or a timeout between reply and mark: the reply may be in the thread already
+            if not (entry["attempts"] and self.sink.find_reply(channel, ts, key, entry["created"])):
+                self.sink.reply(channel, ts, payload["text"], payload.get("user"), key=key)
         elif op == "update":
-            self.sink.update(channel, ts, alert)
+            self.sink.update(channel, ts, alert)  # idempotent: sending the same state again changes nothing
         self._mark(entry["id"])
+
+    def _attempt(self, entry: dict[str, Any]) -> None:
+        """Counted before sending: an entry with attempts > 0 may have reached Slack before a crash."""
+        self.store.execute("update outbox set attempts = attempts + 1 where id = ?", [entry["id"]])
 
     def _mark(self, entry_id: int) -> None:
         self.store.execute("update outbox set posted_at = ? where id = ?", [utcnow(), entry_id])
