@@ -567,7 +567,7 @@ def test_two_watchers_only_the_lease_holder_records_and_posts(env):
 
 
 def test_the_lease_holder_renews_while_it_sleeps_between_polls(store_location, slack):
-    env = Env(store_location, slack, TOML.replace("interval_s = 5", "interval_s = 60\nlease_s = 6"))
+    env = Env(store_location, slack, TOML.replace("interval_s = 5", "interval_s = 60\nlease_s = 6\nslack_timeout_s = 1\nslack_retry_wait_s = 0"))
     a, b = env.watcher(owner="a"), env.watcher(owner="b")
     refused: list[bool] = []
     env.clock.on_sleep = lambda: refused.append(not b.acquire())
@@ -613,7 +613,7 @@ def cv():
     fake.stop()
 
 
-def write_config(tmp_path: Path, cv: FakeCustomVision, location: str | None, lease_s: int = 2) -> Path:
+def write_config(tmp_path: Path, cv: FakeCustomVision, location: str | None, lease_s: float = 3, slack_timeout_s: float = 0.5) -> Path:
     """triage.toml in tmp_path; the store is [store] path or url, or (None) left to DATABASE_URL."""
     path = tmp_path / "triage.toml"
     key = "url" if location and location.startswith("postgresql://") else "path"
@@ -628,6 +628,8 @@ oncall_group = "SONCALL"
 [watch]
 interval_s = 5
 lease_s = {lease_s}
+slack_timeout_s = {slack_timeout_s}
+slack_retry_wait_s = 0
 post_baseline = true
 
 [[customvision]]
@@ -961,3 +963,35 @@ def test_the_restart_check_pages_through_a_busy_channel_back_to_the_alert(tmp_pa
     assert paths(slack.calls[seen:]) == [HISTORY] * 5  # five pages, the alert found on the last: not reposted
     assert len(alert_messages(slack)) == 1
     assert query(db, "select op, posted_at is not null from outbox") == [("post", 1)]
+
+
+# ---- a lease that survives slow calls -------------------------------------------------------------
+
+
+def test_a_slack_call_stalling_longer_than_the_lease_is_given_up_and_the_alert_posted_once(tmp_path, slack, cv, store_location, store):
+    config, db = write_config(tmp_path, cv, store_location, lease_s=3), store
+    slack.hang[POST] = "after"  # every post lands, and its answer stalls far longer than the 3 s lease
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    procs = [watch_process(config, slack, log) for log in logs]
+    try:
+        wait_until(lambda: alert_messages(slack), 60, "the alert to land", *logs)
+        # the leader gives up on the call within its lease, keeps the lease, and finds the message next cycle
+        wait_until(lambda: query(db, "select count(*) from outbox where posted_at is null") == [(0,)], 60, "the outbox to empty", *logs)
+        assert len(slack.bodies(POST)) == 1 and len(alert_messages(slack)) == 1
+        took = [line for log in logs for line in log.read_text().splitlines() if " holds the lease" in line and "another" not in line]
+        assert len(took) == 1, took  # the standby never took over
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                kill(p)
+    assert query(db, "select message_ts from alerts") == [(alert_messages(slack)[0]["ts"],)]
+
+
+def test_a_lease_shorter_than_a_slack_call_is_a_config_error_naming_the_minimum(tmp_path, slack, cv, store_location):
+    config = write_config(tmp_path, cv, store_location, lease_s=10, slack_timeout_s=5)
+    log = tmp_path / "w.log"
+    p = watch_process(config, slack, log, "--once")
+    assert p.wait(timeout=60) == 2
+    out = log.read_text()
+    assert "lease_s = 10 is below the minimum 21 s" in out and "Traceback" not in out
+    assert slack.calls == []

@@ -71,8 +71,9 @@ def watch(ctx: click.Context, once: bool, interval: float | None, post_baseline:
     token = s.env.get("SLACK_BOT_TOKEN", "")
     if not token:
         raise config.ConfigError("SLACK_BOT_TOKEN is not set", hint="the watcher posts alerts with the bot token (xoxb-…)")
-    watcher = Watcher(s, open_store(s.store_location(), s.config.store.busy_timeout_s), SlackSink(alert_client(token, s.env.get("SLACK_API_URL"))),
-                      post_baseline=post_baseline or None)
+    w = s.config.watch
+    client = alert_client(token, s.env.get("SLACK_API_URL"), timeout=w.slack_timeout_s, retries=w.SLACK_RETRIES, max_wait=w.slack_retry_wait_s)
+    watcher = Watcher(s, open_store(s.store_location(), s.config.store.busy_timeout_s), SlackSink(client), post_baseline=post_baseline or None)
     if interval:
         watcher.interval = interval
     # A stop (deploy, Ctrl-C, systemd) releases the lease, so a standby watcher takes over at once.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from http.client import HTTPException
 from typing import Any
 
@@ -54,15 +55,43 @@ def alert_blocks(alert: dict[str, Any]) -> list[dict[str, Any]]:
     return blocks
 
 
-def alert_client(token: str, base_url: str | None = None) -> WebClient:
+class BoundedRateLimitRetry(RateLimitErrorRetryHandler):
+    """Waits out a 429's Retry-After only up to `max_wait` seconds (exactly, no jitter), so a call's
+    longest duration is known and the watcher's lease can outlast it; longer waits go back to the outbox."""
+
+    def __init__(self, max_retry_count: int, max_wait: float) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait = max_wait
+
+    def _can_retry(self, *, state: Any, request: Any, response: Any = None, error: Any = None) -> bool:
+        return response is not None and response.status_code == 429 and _retry_after(response) <= self.max_wait
+
+    def prepare_for_next_attempt(self, *, state: Any, request: Any, response: Any = None, error: Any = None) -> None:
+        state.next_attempt_requested = True
+        time.sleep(_retry_after(response))
+        state.increment_current_attempt()
+
+
+def _retry_after(response: Any) -> float:
+    for k, v in response.headers.items():
+        if k.lower() == "retry-after":
+            try:
+                return float(v[0] if isinstance(v, list) else v)
+            except (TypeError, ValueError):
+                return 1.0
+    return 1.0
+
+
+def alert_client(token: str, base_url: str | None = None, *, timeout: float = 15, retries: int = 3, max_wait: float = 10) -> WebClient:
     """The watcher's Web API client: retries a 429 (nothing was posted), nothing else.
 
     A post whose answer was lost (reset, disconnect, timeout, 5xx) may have landed; retrying it
     blindly is how duplicates happen. It stays in the outbox instead, and the retry first asks the
-    channel's history whether it is there.
+    channel's history whether it is there. One call lasts at most timeout x (retries + 1) +
+    retries x max_wait ([watch] slack_timeout_s, slack_retry_wait_s): the lease must outlast that.
     """
     kwargs: dict[str, Any] = {"base_url": base_url} if base_url else {}
-    return WebClient(token=token, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=3)], timeout=15, **kwargs)
+    return WebClient(token=token, retry_handlers=[BoundedRateLimitRetry(retries, max_wait)], timeout=timeout, **kwargs)
 
 
 class SlackSink:

@@ -40,11 +40,12 @@ class Lease:
         """Seconds until the lease, as last renewed, expires (negative once it has)."""
         return self.renewed + self.ttl - self.clock()
 
-    def keep(self) -> bool:
-        """Renew when a third of the lease has gone by; False when it is lost."""
-        if self.clock() - self.renewed <= self.ttl / 3:
+    def keep(self, need: float = 0.0) -> bool:
+        """Make sure the lease has more than `need` seconds left: renew when a third of it has gone by
+        or when less than `need` is left; False when it is lost (or renewing leaves too little)."""
+        if self.clock() - self.renewed <= self.ttl / 3 and self.left() > need:
             return True
-        return self.acquire()
+        return self.acquire() and self.left() > need
 
 
 def holder(store: Store) -> dict[str, object] | None:

@@ -49,7 +49,7 @@ def enqueue(db: Tx, fingerprint: str, op: str, channel: str, payload: dict[str, 
 
 class Outbox:
     def __init__(self, store: Store, sink: Sink, lease: Lease, *, alert: Callable[[str], dict[str, Any] | None],
-                 clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+                 clock: Callable[[], float], sleep: Callable[[float], None], call_s: float = 0.0) -> None:
         self.store = store
         self.sink = sink
         self.lease = lease
@@ -57,6 +57,8 @@ class Outbox:
         self.clock = clock
         self.sleep = sleep
         self.deferred = False
+        self.call_s = call_s
+        """The longest a sink call can take: the watcher sends only while its lease outlasts one."""
 
     def drain(self, batch: int = 500, *, only: list[int] | None = None) -> tuple[int, int]:
         """Send pending outbox entries in order; stop (nothing dropped) when the sink throttles.
@@ -78,7 +80,9 @@ class Outbox:
                 pending = self.store.query(
                     f"select * from outbox where posted_at is null and id in ({', '.join('?' * len(only))}) order by id", only)
             for entry in pending:
-                if only is None and not self.lease.keep():
+                # Post only while the lease outlasts the slowest possible call, or a standby could take
+                # over and send this very entry while our call is still on its way.
+                if only is None and not self.lease.keep(self.call_s):
                     log.warning("lost the lease while draining; the other watcher sends the rest")
                     self.deferred = True
                     return posted, self.unsent()

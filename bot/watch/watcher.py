@@ -59,10 +59,9 @@ class Watcher:
         self.sleep = sleep
         watch = settings.config.watch
         self.interval = watch.interval_s
-        ttl = watch.lease_s if watch.lease_s is not None else max(30.0, 3 * self.interval)
-        self.lease = Lease(store, owner or f"watch-{uuid.uuid4().hex[:8]}", ttl, clock)
+        self.lease = Lease(store, owner or f"watch-{uuid.uuid4().hex[:8]}", watch.lease_ttl(), clock)
         self.poller = Poller(settings, poll, watch.post_baseline if post_baseline is None else post_baseline)
-        self.outbox = Outbox(store, sink, self.lease, alert=self.alert, clock=clock, sleep=sleep)
+        self.outbox = Outbox(store, sink, self.lease, alert=self.alert, clock=clock, sleep=sleep, call_s=watch.slack_call_s())
 
     @property
     def owner(self) -> str:
