@@ -596,7 +596,7 @@ def test_the_watcher_rides_out_a_postgresql_restart_and_posts_once(pg_server, sl
     with caplog.at_level("WARNING", logger="triage.watch"):
         w.run(stop=lambda: len(env.scenario.polls) >= 3 * 3)
     assert dropped and dropped[0] >= 1
-    assert "store unavailable" in caplog.text
+    assert "store fault, retrying" in caplog.text
     assert paths(env.new_calls()) == [POST]  # the failure that appeared meanwhile, posted once
     assert env.store.query("select count(*) as n from outbox where posted_at is null") == [{"n": 0}]
     env.store.close()
@@ -995,3 +995,33 @@ def test_a_lease_shorter_than_a_slack_call_is_a_config_error_naming_the_minimum(
     out = log.read_text()
     assert "lease_s = 10 is below the minimum 21 s" in out and "Traceback" not in out
     assert slack.calls == []
+
+
+# ---- faults weathered -------------------------------------------------------------------------------
+
+
+def test_a_database_locked_past_its_timeout_is_named_waited_out_and_every_alert_posted_once(tmp_path, slack, cv):
+    import sqlite3
+
+    path = tmp_path / "state.db"
+    config = write_config(tmp_path, cv, str(path))
+    config.write_text(config.read_text().replace("[store]\n", "[store]\nbusy_timeout_s = 0.2\n"), encoding="utf-8")
+    open_store(str(path)).close()  # the schema exists before the lock is taken
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # a backup, a migration, a stuck process: nobody else may read or write
+    log = tmp_path / "w.log"
+    p = watch_process(config, slack, log)
+    try:
+        wait_until(lambda: log.read_text().count("is locked by another process") >= 2, 60, "the watcher to name the fault twice", log)
+        assert p.poll() is None, log.read_text()  # still running: it waits, it does not exit
+        assert str(path) in log.read_text() and alert_messages(slack) == []
+        locker.execute("ROLLBACK")
+        locker.close()
+        wait_until(lambda: alert_messages(slack), 60, "the alert once the lock is gone", log)
+        db = open_store(str(path))
+        wait_until(lambda: query(db, "select count(*) from outbox where posted_at is null") == [(0,)], 30, "the outbox to empty", log)
+        db.close()
+    finally:
+        kill(p)
+    assert len(alert_messages(slack)) == 1 and len(slack.bodies(POST)) == 1
+    assert "Traceback" not in log.read_text()

@@ -63,6 +63,7 @@ def watch(ctx: click.Context, once: bool, interval: float | None, post_baseline:
     from bot.slack.alerts import SlackSink, alert_client
     from bot.store import open_store
     from bot.watch import Watcher
+    from bot.watch.watcher import open_waiting
 
     if ctx.invoked_subcommand is not None:
         return
@@ -73,7 +74,8 @@ def watch(ctx: click.Context, once: bool, interval: float | None, post_baseline:
         raise config.ConfigError("SLACK_BOT_TOKEN is not set", hint="the watcher posts alerts with the bot token (xoxb-…)")
     w = s.config.watch
     client = alert_client(token, s.env.get("SLACK_API_URL"), timeout=w.slack_timeout_s, retries=w.SLACK_RETRIES, max_wait=w.slack_retry_wait_s)
-    watcher = Watcher(s, open_store(s.store_location(), s.config.store.busy_timeout_s), SlackSink(client), post_baseline=post_baseline or None)
+    store = open_waiting(lambda: open_store(s.store_location(), s.config.store.busy_timeout_s), once=once)
+    watcher = Watcher(s, store, SlackSink(client), post_baseline=post_baseline or None)
     if interval:
         watcher.interval = interval
     # A stop (deploy, Ctrl-C, systemd) releases the lease, so a standby watcher takes over at once.

@@ -13,7 +13,7 @@ from bot.config import Settings, Target
 from bot.diagnosis import Diagnosis, Evidence, engine, localize
 from bot.errors import TriageError
 from bot.failures import Failure
-from bot.store import Store, StoreError
+from bot.store import Store, StoreError, StoreFault
 from bot.watch.lease import Lease
 from bot.watch.outbox import Outbox, Sink, enqueue
 from bot.watch.polling import CycleReport, Poller
@@ -22,6 +22,8 @@ log = logging.getLogger("triage.watch")
 
 NOTE_CLAIM_S = 60.0
 """How long an acknowledgement's outbox entries belong to the Slack app before the watcher sends them."""
+STORE_RETRY_S, STORE_RETRY_MAX_S = 1.0, 30.0
+"""While the store fails, the loop retries after 1 s, 2 s, 4 s … up to 30 s."""
 MAX_BACKOFF = 8
 """While a cloud keeps throttling, the loop waits up to this many intervals between polls."""
 
@@ -37,6 +39,21 @@ def failure_from_json(doc: dict[str, Any], lang: str = "en") -> Failure:
     return Failure(service=doc["service"], target=doc["target"], kind=doc["kind"], key=doc["key"], status=doc["status"],
                    message=doc.get("message", ""), fields=doc.get("fields", {}), matches=matches, log_excerpt=doc.get("log_excerpt", ""),
                    details=doc.get("details", {}))
+
+
+def open_waiting(open_store: Callable[[], Store], *, once: bool = False, sleep: Callable[[float], None] = time.sleep) -> Store:
+    """Open the store, waiting out a fault (locked, read-only, full) with a growing pause; other store
+    errors (a wrong path, a schema newer than this triage) end the process with their named error."""
+    wait = STORE_RETRY_S
+    while True:
+        try:
+            return open_store()
+        except StoreFault as e:
+            if once:
+                raise
+            log.warning("store fault, retrying in %g s: %s%s", wait, e.message, f" ({e.hint})" if e.hint else "")
+            sleep(wait)
+            wait = min(wait * 2, STORE_RETRY_MAX_S)
 
 
 class Watcher:
@@ -142,16 +159,21 @@ class Watcher:
         recorded stays in the outbox, and the lease decides again who polls when it is back.
         """
         state = {"backoff": 1, "holding": None}
+        wait = STORE_RETRY_S
         while not stop():
             try:
                 if self._turn(once, stop, state):
                     return
+                wait = STORE_RETRY_S
             except StoreError as e:
+                # locked past the busy timeout, read-only, disk full, a failover: what was recorded stays
+                # recorded (each transaction is whole or absent); wait, longer each time, and try again
                 if once:
                     raise
-                log.warning("store unavailable, retrying: %s", e.message)
+                log.warning("store fault, retrying in %g s: %s%s", wait, e.message, f" ({e.hint})" if e.hint else "")
                 state["holding"] = None
-                self.sleep(min(10.0, self.lease_ttl / 3))
+                self.sleep(wait)
+                wait = min(wait * 2, STORE_RETRY_MAX_S)
 
     def _turn(self, once: bool, stop: Callable[[], bool], state: dict[str, Any]) -> bool:
         """One turn of the loop; True when the watcher is done (`once`)."""
