@@ -1025,3 +1025,27 @@ def test_a_database_locked_past_its_timeout_is_named_waited_out_and_every_alert_
         kill(p)
     assert len(alert_messages(slack)) == 1 and len(slack.bodies(POST)) == 1
     assert "Traceback" not in log.read_text()
+
+
+def test_each_targets_provider_and_its_cloud_clients_are_built_once_and_reused(env, monkeypatch):
+    import bot.providers
+
+    built: list[str] = []
+
+    class Provider:
+        def __init__(self, target: Target) -> None:
+            self.target = target
+
+        def failures(self) -> list[Failure]:
+            return []
+
+    def get_provider(service: str, target: Target, settings: Settings) -> Provider:
+        built.append(target.name)
+        return Provider(target)
+
+    monkeypatch.setattr(bot.providers, "get_provider", get_provider)
+    w = Watcher(env.settings, env.store, SlackSink(alert_client("xoxb-test", base_url=f"{env.slack.base}/api/")),
+                clock=env.clock, sleep=env.clock.sleep)
+    for _ in range(3):
+        assert w.cycle().failures == 0
+    assert sorted(built) == ["aml-prod", "cv-prod", "rek-prod"]
