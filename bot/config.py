@@ -8,7 +8,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import platformdirs
@@ -261,8 +261,37 @@ class WatchSection(Section):
     routes: dict[str, str] = {}
     """target name -> channel ID; targets not listed go to slack.alert_channel."""
     lease_s: float | None = Field(default=None, ge=2, le=3600)
-    """How long a standby watcher waits for a silent one before taking over; default max(30, 3 x interval_s).
-    The active watcher renews it every lease_s / 3 seconds, also while it sleeps between polls."""
+    """How long a standby watcher waits for a silent one before taking over; default max(30, 3 x interval_s,
+    the minimum below). The active watcher renews it every lease_s / 3 seconds, also while it sleeps between
+    polls, and before any Slack call that could outlast what is left of it. It must outlast the slowest Slack
+    call: at least slack_timeout_s x 4 tries + 3 Retry-After waits of slack_retry_wait_s, + 1 s."""
+    slack_timeout_s: float = Field(default=15.0, gt=0, le=120)
+    """How long one Slack request may take; a post whose answer does not come stays in the outbox."""
+    slack_retry_wait_s: float = Field(default=10.0, ge=0, le=120)
+    """The longest Retry-After a Slack call waits out itself (3 times at most); longer ones go back to the outbox."""
+
+    SLACK_RETRIES: ClassVar[int] = 3
+    LEASE_MARGIN_S: ClassVar[float] = 1.0
+
+    def slack_call_s(self) -> float:
+        """The longest one Slack call can take: every try timing out, every retry waiting its longest Retry-After."""
+        return self.slack_timeout_s * (self.SLACK_RETRIES + 1) + self.SLACK_RETRIES * self.slack_retry_wait_s
+
+    def min_lease_s(self) -> float:
+        return self.slack_call_s() + self.LEASE_MARGIN_S
+
+    def lease_ttl(self) -> float:
+        return self.lease_s if self.lease_s is not None else max(30.0, 3 * self.interval_s, self.min_lease_s())
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_slack_call(self) -> "WatchSection":
+        if self.lease_s is not None and self.lease_s < self.min_lease_s():
+            raise ValueError(
+                f"lease_s = {self.lease_s:g} is below the minimum {self.min_lease_s():g} s: a Slack call can take "
+                f"{self.slack_call_s():g} s (slack_timeout_s {self.slack_timeout_s:g} x {self.SLACK_RETRIES + 1} tries + "
+                f"{self.SLACK_RETRIES} Retry-After waits of up to slack_retry_wait_s {self.slack_retry_wait_s:g}) and the "
+                f"lease must outlast it by {self.LEASE_MARGIN_S:g} s; raise lease_s to {self.min_lease_s():g} or lower the Slack timeouts")
+        return self
 
 
 class Config(Section):

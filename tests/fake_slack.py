@@ -21,7 +21,10 @@ class FakeSlack:
         self.throttle: dict[str, int] = {}  # path -> how many 429s to answer first
         self.hang: dict[str, str] = {}  # path -> "before" | "after" (posted, then no answer) | "drop" (posted, connection closed)
         self.retry_after = "0"  # the Retry-After header of throttled answers
+        self.refuse: dict[str, str] = {}  # channel -> Slack error (not_in_channel …) for posts and updates there
         self.messages: dict[str, list[dict[str, Any]]] = {}  # channel -> top-level messages, oldest first
+        self.replies: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (channel, thread ts) -> replies, oldest first
+        self.page_size = 0  # > 0: history and replies answer at most this many messages a page, whatever the limit asked
         self._ts = 0
         self._released = threading.Event()
         self.locale = "en-US"
@@ -51,6 +54,9 @@ class FakeSlack:
                         fake.throttle[self.path] = left - 1
                 if left:
                     return self._send(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": fake.retry_after})
+                refused = fake.refuse.get(str(body.get("channel", "")))
+                if refused and self.path.endswith(("/chat.postMessage", "/chat.update")):
+                    return self._send(200, {"ok": False, "error": refused})
                 mode = fake.hang.get(self.path)
                 if mode:
                     if mode in ("after", "drop"):
@@ -95,11 +101,14 @@ class FakeSlack:
             with self.lock:
                 self._ts += 1
                 ts = f"{int(time.time())}.{self._ts:06d}"
+                message = {"type": "message", "ts": ts, "text": body.get("text", ""), "bot_id": "BBOT"}
+                if body.get("metadata"):
+                    message["metadata"] = body["metadata"] if isinstance(body["metadata"], dict) else json.loads(body["metadata"])
                 if not body.get("thread_ts"):
-                    message = {"type": "message", "ts": ts, "text": body.get("text", ""), "bot_id": "BBOT"}
-                    if body.get("metadata"):
-                        message["metadata"] = body["metadata"]
                     self.messages.setdefault(body.get("channel", ""), []).append(message)
+                else:
+                    message["thread_ts"] = body["thread_ts"]
+                    self.replies.setdefault((body.get("channel", ""), body["thread_ts"]), []).append(message)
             return {"ok": True, "channel": body.get("channel"), "ts": ts}
         if path.endswith("/chat.update"):
             return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts")}
@@ -108,10 +117,28 @@ class FakeSlack:
                 found = list(reversed(self.messages.get(body.get("channel", ""), [])))
             oldest = float(body.get("oldest") or 0)
             found = [m for m in found if float(m["ts"]) > oldest]
-            if str(body.get("include_all_metadata")).lower() not in ("true", "1"):
-                found = [{k: v for k, v in m.items() if k != "metadata"} for m in found]
-            return {"ok": True, "messages": found[: int(body.get("limit") or 100)], "has_more": False}
+            return self._page(found, body)
+        if path.endswith("/conversations.replies"):
+            with self.lock:
+                channel, ts = body.get("channel", ""), body.get("ts", "")
+                parent = [m for m in self.messages.get(channel, []) if m["ts"] == ts]
+                found = parent + list(self.replies.get((channel, ts), []))
+            return self._page(found, body)
         return {"ok": True}
+
+    def _page(self, found: list[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
+        """One page of messages, continued by an opaque cursor (an offset here)."""
+        if str(body.get("include_all_metadata")).lower() not in ("true", "1"):
+            found = [{k: v for k, v in m.items() if k != "metadata"} for m in found]
+        start = int(body.get("cursor") or 0)
+        size = int(body.get("limit") or 100)
+        if self.page_size:
+            size = min(size, self.page_size)
+        page, more = found[start:start + size], start + size < len(found)
+        answer: dict[str, Any] = {"ok": True, "messages": page, "has_more": more}
+        if more:
+            answer["response_metadata"] = {"next_cursor": str(start + size)}
+        return answer
 
     def release(self) -> None:
         """Let hung calls go (their connections are dropped without an answer)."""

@@ -387,3 +387,17 @@ def test_cli_status_azureml_lists_both_failures(cli_env):
     assert t["ok"] and doc["failure_count"] == 2
     assert {f["key"] for f in t["failures"]} == {"image-classifier/green", "quiet_lamp_x7k2m9"}
     assert "[REDACTED]" in r.output and "q8Vd1cXk3mN0pLr7" not in r.output
+
+
+def test_a_later_completed_run_of_the_same_experiment_recovers_the_failed_job():
+    provider, _, _ = make_provider(standard_routes())
+    assert "recovered_by" not in {f.key: f for f in provider.failures()}["quiet_lamp_x7k2m9"].details  # its success came before
+
+    jobs = fixture("jobs.json")
+    for j in jobs["value"]:
+        if j["name"] == "bold_tiger_q4w8e1":  # the same experiment, run again after the failure, completed
+            j["systemData"]["createdAt"] = "2024-05-20T08:30:00.0000000Z"
+    routes = [r if r[1] != r"/jobs\?" else ("GET", r"/jobs\?", Reply(body=jobs)) for r in standard_routes()]
+    provider, _, _ = make_provider(routes)
+    job = {f.key: f for f in provider.failures()}["quiet_lamp_x7k2m9"]
+    assert job.details["recovered_by"] == "run 'bold_tiger_q4w8e1' of experiment 'image-classifier-training' completed (started 2024-05-20T08:30:00+00:00)"

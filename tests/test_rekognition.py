@@ -479,3 +479,21 @@ def test_cli_status_rekognition_text_shows_the_diagnosis(aws, cfg_file, standin_
     assert "ERROR_INVALID_SOURCE_REF_FORMAT  3 line(s) in training (e.g. line 2, 3, 6)" in out
     assert "→ rekognition.ERROR_INVALID_SOURCE_REF_FORMAT" in out
     assert "1. stand-in rekognition.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST" in out
+
+
+def test_a_newer_version_that_trained_recovers_the_failed_training_and_an_older_one_does_not(aws, standin_library):
+    v = failed_version(StatusMessage="The manifest file is empty.")
+    del v["ManifestSummary"], v["TrainingDataResult"]["Validation"], v["TestingDataResult"]
+    older = {"ProjectVersionArn": V_OK, "CreationTimestamp": NOW - datetime.timedelta(days=30), "Status": "TRAINING_COMPLETED"}
+    expect_projects(aws)
+    expect_versions(aws, [v, older])
+    [f] = make(aws).failures()
+    assert "recovered_by" not in f.details  # trained before the failure: not a retrain
+
+    newer_arn = f"arn:aws:rekognition:{REGION}:{ACCOUNT}:project/widgets/version/widgets.2024-05-02T08.00.00/1714636800000"
+    newer = {"ProjectVersionArn": newer_arn, "CreationTimestamp": NOW + datetime.timedelta(days=1), "Status": "RUNNING",
+             "TrainingEndTimestamp": NOW + datetime.timedelta(days=1, hours=1)}
+    expect_projects(aws)
+    expect_versions(aws, [newer, v, older])
+    [f] = make(aws).failures()
+    assert f.details["recovered_by"] == "model version 'widgets.2024-05-02T08.00.00' trained (RUNNING) at 2024-05-02T11:00:00+00:00"

@@ -28,6 +28,7 @@ from bot.failures import Failure
 from bot.slack.alerts import SlackSink, alert_client
 from bot.store import Store, open_store
 from bot.watch import Watcher
+from bot.watch.outbox import enqueue
 from fake_customvision import IT_FAILED, KEY, WIDGETS, FakeCustomVision, iteration
 from tests.fake_slack import FakeSlack
 
@@ -414,7 +415,7 @@ def test_the_watcher_leaves_a_note_in_flight_alone_until_its_claim_expires(env):
     fp = cv_failure().fingerprint
     app_side = env.watcher()
     with env.store.transaction() as db:  # the Slack app recorded a note, then died before sending it
-        app_side._enqueue(db, fp, "reply", "CALERTS", {"text": ":eyes: Acknowledged by <@U0ONCALL>."}, env.clock() + 60)
+        enqueue(db, fp, "reply", "CALERTS", {"text": ":eyes: Acknowledged by <@U0ONCALL>."}, env.clock() + 60)
 
     assert w.cycle().posted == 0 and env.new_calls() == []  # the app may still be sending it: not twice
     env.clock.now += 61
@@ -566,7 +567,7 @@ def test_two_watchers_only_the_lease_holder_records_and_posts(env):
 
 
 def test_the_lease_holder_renews_while_it_sleeps_between_polls(store_location, slack):
-    env = Env(store_location, slack, TOML.replace("interval_s = 5", "interval_s = 60\nlease_s = 6"))
+    env = Env(store_location, slack, TOML.replace("interval_s = 5", "interval_s = 60\nlease_s = 6\nslack_timeout_s = 1\nslack_retry_wait_s = 0"))
     a, b = env.watcher(owner="a"), env.watcher(owner="b")
     refused: list[bool] = []
     env.clock.on_sleep = lambda: refused.append(not b.acquire())
@@ -595,7 +596,7 @@ def test_the_watcher_rides_out_a_postgresql_restart_and_posts_once(pg_server, sl
     with caplog.at_level("WARNING", logger="triage.watch"):
         w.run(stop=lambda: len(env.scenario.polls) >= 3 * 3)
     assert dropped and dropped[0] >= 1
-    assert "store unavailable" in caplog.text
+    assert "store fault, retrying" in caplog.text
     assert paths(env.new_calls()) == [POST]  # the failure that appeared meanwhile, posted once
     assert env.store.query("select count(*) as n from outbox where posted_at is null") == [{"n": 0}]
     env.store.close()
@@ -612,7 +613,7 @@ def cv():
     fake.stop()
 
 
-def write_config(tmp_path: Path, cv: FakeCustomVision, location: str | None, lease_s: int = 2) -> Path:
+def write_config(tmp_path: Path, cv: FakeCustomVision, location: str | None, lease_s: float = 3, slack_timeout_s: float = 0.5) -> Path:
     """triage.toml in tmp_path; the store is [store] path or url, or (None) left to DATABASE_URL."""
     path = tmp_path / "triage.toml"
     key = "url" if location and location.startswith("postgresql://") else "path"
@@ -627,6 +628,8 @@ oncall_group = "SONCALL"
 [watch]
 interval_s = 5
 lease_s = {lease_s}
+slack_timeout_s = {slack_timeout_s}
+slack_retry_wait_s = 0
 post_baseline = true
 
 [[customvision]]
@@ -813,3 +816,236 @@ def test_two_hosts_one_postgresql_database_the_leader_killed_every_alert_posted_
             if p.poll() is None:
                 kill(p)
         db.close()
+
+
+# ---- how it is: refused posts, `triage watch status` --------------------------------------------
+
+
+def watch_status(config: Path, *args: str) -> tuple[int, str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    env.pop("TRIAGE_CONFIG", None)
+    env.pop("DATABASE_URL", None)
+    p = subprocess.run([sys.executable, "-m", "bot", "--config", str(config), "watch", "status", *args], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout + p.stderr
+
+
+def test_posts_refused_with_not_in_channel_are_logged_once_kept_and_posted_once_when_invited(tmp_path, slack, cv, store_location, store):
+    config, db = write_config(tmp_path, cv, store_location), store
+    slack.refuse["CALERTS"] = "not_in_channel"  # the bot was never invited to the alert channel
+    first = run_once(config, slack, tmp_path / "first.log")
+    refusals = [line for line in first.splitlines() if "not_in_channel" in line]
+    assert len(refusals) == 1 and "CALERTS" in refusals[0], first
+    cycle = json.loads(first.split("cycle: ", 1)[1].splitlines()[0])
+    assert (cycle["posted"], cycle["pending"], cycle["refused"]) == (0, 1, 1)
+    assert alert_messages(slack) == []
+
+    second = run_once(config, slack, tmp_path / "second.log")  # still refused: counted, not logged again
+    assert "not_in_channel" not in second.split("cycle: ")[0]
+    assert json.loads(second.split("cycle: ", 1)[1].splitlines()[0])["refused"] == 1
+
+    code, out = watch_status(config, "--json", "--max-age", "3600")
+    doc = json.loads(out)
+    assert code == 0 and doc["healthy"] is True
+    assert doc["outbox"]["pending"] == 1 and doc["outbox"]["failing"] == [
+        {"channel": "CALERTS", "error": "Slack chat_postMessage failed: not_in_channel", "entries": 1}]
+    (target,) = doc["targets"]
+    assert target["target"] == "cv-prod" and target["last_ok"] and target["unreachable_since"] is None
+    assert doc["lease"] is None  # --once released it
+
+    # a backlog older than the threshold makes the health check fail (exit 1)
+    code, out = wait_until(lambda: (r := watch_status(config, "--max-age", "1"))[0] == 1 and r, 30, "the backlog to age")
+    assert "UNHEALTHY" in out and "oldest unsent outbox entry" in out and "not_in_channel" in out
+
+    del slack.refuse["CALERTS"]  # the bot is invited: the alert goes out, once
+    run_once(config, slack, tmp_path / "third.log")
+    run_once(config, slack, tmp_path / "fourth.log")
+    assert len(alert_messages(slack)) == 1
+    assert query(db, "select count(*) from outbox where posted_at is null") == [(0,)]
+    code, out = watch_status(config)
+    assert code == 0 and "outbox: empty" in out and "cv-prod: last good poll" in out
+
+
+def test_watch_status_names_the_lease_holder_while_a_watcher_runs(tmp_path, slack, cv, store_location, store):
+    config = write_config(tmp_path, cv, store_location, lease_s=3)
+    p = watch_process(config, slack, tmp_path / "w.log")
+    try:
+        wait_until(lambda: alert_messages(slack), 60, "the first alert", tmp_path / "w.log")
+        owner = wait_until(lambda: query(store, "select owner from leases"), 10, "a lease")[0][0]
+        code, out = watch_status(config, "--json")
+        doc = json.loads(out)
+        assert code == 0 and doc["lease"]["owner"] == owner and doc["lease"]["live"] is True
+        assert doc["outbox"] == {"pending": 0, "oldest": None, "oldest_age_s": None, "failing": []}
+    finally:
+        kill(p)
+
+
+# ---- recovery by retraining -----------------------------------------------------------------------
+
+
+def thread_replies(slack: FakeSlack, ts: str) -> list[str]:
+    return [b.get("text", "") for b in slack.bodies(POST) if b.get("thread_ts") == ts]
+
+
+def test_a_later_completed_iteration_recovers_the_alert_in_its_thread_and_root_once(tmp_path, slack, cv, store_location, store):
+    config, db = write_config(tmp_path, cv, store_location), store
+    run_once(config, slack, tmp_path / "first.log")
+    (root,) = alert_messages(slack)
+    cv.iterations[WIDGETS].append(iteration("6c2d0e7f-8091-4b2c-8d3e-4f5a6b7c8d9e", WIDGETS, "Iteration 3", "Completed",
+                                            "2024-05-02T08:00:00Z", "2024-05-02T08:45:00Z"))
+    log = run_once(config, slack, tmp_path / "second.log")
+    assert json.loads(log.split("cycle: ", 1)[1].splitlines()[0])["recovered"] == 1
+    (reply,) = thread_replies(slack, root["ts"])
+    assert "Recovered by retraining" in reply and "'Iteration 3' completed at 2024-05-02T08:45:00Z" in reply
+    (update,) = slack.bodies(UPDATE)
+    assert update["ts"] == root["ts"] and "recovered" in sections(update)
+    assert query(db, "select state from alerts") == [("recovered",)]
+
+    run_once(config, slack, tmp_path / "third.log")  # the failed iteration is still listed: nothing more is said
+    assert len(thread_replies(slack, root["ts"])) == 1 and len(slack.bodies(UPDATE)) == 1 and len(alert_messages(slack)) == 1
+
+
+def test_an_iteration_already_retrained_before_triage_saw_it_is_not_posted(env):
+    w = started_clean(env)
+    f = cv_failure()
+    f.details["recovered_by"] = "iteration 'Iteration 3' completed at 2024-05-02T08:45:00Z"
+    env.scenario["cv-prod"] = [f]
+    report = w.cycle()
+    assert (report.new, report.posted) == (0, 0) and env.new_calls() == []
+
+
+# ---- exactly once for every message -----------------------------------------------------------------
+
+
+def test_killed_right_after_a_thread_reply_the_restart_finds_it_and_replies_once(tmp_path, slack, cv, store_location, store):
+    config, db = write_config(tmp_path, cv, store_location), store
+    run_once(config, slack, tmp_path / "first.log")
+    (root,) = alert_messages(slack)
+    cv.iterations[WIDGETS].append(iteration("6c2d0e7f-8091-4b2c-8d3e-4f5a6b7c8d9e", WIDGETS, "Iteration 3", "Completed",
+                                            "2024-05-02T08:00:00Z", "2024-05-02T08:45:00Z"))
+    slack.hang[POST] = "after"  # the recovery reply lands in the thread; its answer never comes back
+    p = watch_process(config, slack, tmp_path / "second.log", "--once")
+    try:
+        wait_until(lambda: thread_replies(slack, root["ts"]), 60, "the recovery reply", tmp_path / "second.log")
+        kill(p)
+    finally:
+        if p.poll() is None:
+            kill(p)
+    assert query(db, "select op, posted_at, attempts from outbox where op != 'post' order by id") == [("reply", None, 1), ("update", None, 0)]
+    slack.hang.clear()
+
+    wait_until(lambda: lease_expired(db), 10, "the dead watcher's lease to expire")
+    seen = len(slack.calls)
+    run_once(config, slack, tmp_path / "restart.log")
+    assert paths(slack.calls[seen:]) == ["/api/conversations.replies", UPDATE]  # found by its metadata: not replied again
+    assert len(slack.replies[("CALERTS", root["ts"])]) == 1 and len(alert_messages(slack)) == 1
+    assert query(db, "select count(*) from outbox where posted_at is null") == [(0,)]
+
+
+def test_the_restart_check_pages_through_a_busy_channel_back_to_the_alert(tmp_path, slack, cv, store_location, store):
+    config, db = write_config(tmp_path, cv, store_location), store
+    slack.hang[POST] = "after"  # posted, no answer, killed: the outbox does not know
+    p = watch_process(config, slack, tmp_path / "first.log", "--once")
+    try:
+        wait_until(lambda: alert_messages(slack), 60, "the alert to be posted", tmp_path / "first.log")
+        kill(p)
+    finally:
+        if p.poll() is None:
+            kill(p)
+    slack.hang.clear()
+    for i in range(450):  # people talk in the channel meanwhile: the alert is far behind the first page
+        slack.answer(POST, {"channel": "CALERTS", "text": f"chatter {i}"})
+    slack.page_size = 100
+
+    wait_until(lambda: lease_expired(db), 10, "the dead watcher's lease to expire")
+    seen = len(slack.calls)
+    run_once(config, slack, tmp_path / "restart.log")
+    assert paths(slack.calls[seen:]) == [HISTORY] * 5  # five pages, the alert found on the last: not reposted
+    assert len(alert_messages(slack)) == 1
+    assert query(db, "select op, posted_at is not null from outbox") == [("post", 1)]
+
+
+# ---- a lease that survives slow calls -------------------------------------------------------------
+
+
+def test_a_slack_call_stalling_longer_than_the_lease_is_given_up_and_the_alert_posted_once(tmp_path, slack, cv, store_location, store):
+    config, db = write_config(tmp_path, cv, store_location, lease_s=3), store
+    slack.hang[POST] = "after"  # every post lands, and its answer stalls far longer than the 3 s lease
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    procs = [watch_process(config, slack, log) for log in logs]
+    try:
+        wait_until(lambda: alert_messages(slack), 60, "the alert to land", *logs)
+        # the leader gives up on the call within its lease, keeps the lease, and finds the message next cycle
+        wait_until(lambda: query(db, "select count(*) from outbox where posted_at is null") == [(0,)], 60, "the outbox to empty", *logs)
+        assert len(slack.bodies(POST)) == 1 and len(alert_messages(slack)) == 1
+        took = [line for log in logs for line in log.read_text().splitlines() if " holds the lease" in line and "another" not in line]
+        assert len(took) == 1, took  # the standby never took over
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                kill(p)
+    assert query(db, "select message_ts from alerts") == [(alert_messages(slack)[0]["ts"],)]
+
+
+def test_a_lease_shorter_than_a_slack_call_is_a_config_error_naming_the_minimum(tmp_path, slack, cv, store_location):
+    config = write_config(tmp_path, cv, store_location, lease_s=10, slack_timeout_s=5)
+    log = tmp_path / "w.log"
+    p = watch_process(config, slack, log, "--once")
+    assert p.wait(timeout=60) == 2
+    out = log.read_text()
+    assert "lease_s = 10 is below the minimum 21 s" in out and "Traceback" not in out
+    assert slack.calls == []
+
+
+# ---- faults weathered -------------------------------------------------------------------------------
+
+
+def test_a_database_locked_past_its_timeout_is_named_waited_out_and_every_alert_posted_once(tmp_path, slack, cv):
+    import sqlite3
+
+    path = tmp_path / "state.db"
+    config = write_config(tmp_path, cv, str(path))
+    config.write_text(config.read_text().replace("[store]\n", "[store]\nbusy_timeout_s = 0.2\n"), encoding="utf-8")
+    open_store(str(path)).close()  # the schema exists before the lock is taken
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # a backup, a migration, a stuck process: nobody else may read or write
+    log = tmp_path / "w.log"
+    p = watch_process(config, slack, log)
+    try:
+        wait_until(lambda: log.read_text().count("is locked by another process") >= 2, 60, "the watcher to name the fault twice", log)
+        assert p.poll() is None, log.read_text()  # still running: it waits, it does not exit
+        assert str(path) in log.read_text() and alert_messages(slack) == []
+        locker.execute("ROLLBACK")
+        locker.close()
+        wait_until(lambda: alert_messages(slack), 60, "the alert once the lock is gone", log)
+        db = open_store(str(path))
+        wait_until(lambda: query(db, "select count(*) from outbox where posted_at is null") == [(0,)], 30, "the outbox to empty", log)
+        db.close()
+    finally:
+        kill(p)
+    assert len(alert_messages(slack)) == 1 and len(slack.bodies(POST)) == 1
+    assert "Traceback" not in log.read_text()
+
+
+def test_each_targets_provider_and_its_cloud_clients_are_built_once_and_reused(env, monkeypatch):
+    import bot.providers
+
+    built: list[str] = []
+
+    class Provider:
+        def __init__(self, target: Target) -> None:
+            self.target = target
+
+        def failures(self) -> list[Failure]:
+            return []
+
+    def get_provider(service: str, target: Target, settings: Settings) -> Provider:
+        built.append(target.name)
+        return Provider(target)
+
+    monkeypatch.setattr(bot.providers, "get_provider", get_provider)
+    w = Watcher(env.settings, env.store, SlackSink(alert_client("xoxb-test", base_url=f"{env.slack.base}/api/")),
+                clock=env.clock, sleep=env.clock.sleep)
+    for _ in range(3):
+        assert w.cycle().failures == 0
+    assert sorted(built) == ["aml-prod", "cv-prod", "rek-prod"]

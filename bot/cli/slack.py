@@ -7,7 +7,7 @@ import sys
 import click
 
 from bot import config
-from bot.cli import cli, settings
+from bot.cli import JSON, cli, emit, emit_json, settings
 # -- Slack ------------------------------------------------------------------------------------
 
 
@@ -35,7 +35,7 @@ def serve(ctx: click.Context, http_mode: bool, port: int, host: str) -> None:
     serve_app(settings(ctx), http=http_mode, host=host, port=port)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--once", is_flag=True, help="One poll cycle, then exit (cron-style).")
 @click.option("--interval", type=click.FloatRange(5, 86_400), help="Seconds between polls (default: [watch] interval_s, 120).")
 @click.option("--post-baseline", is_flag=True, help="On first start, post failures that already exist instead of recording them silently.")
@@ -56,21 +56,26 @@ def watch(ctx: click.Context, once: bool, interval: float | None, post_baseline:
     Examples:
       triage watch
       triage watch --once --post-baseline
+      triage watch status --json
     """
-    import logging
     import signal
 
     from bot.slack.alerts import SlackSink, alert_client
     from bot.store import open_store
     from bot.watch import Watcher
+    from bot.watch.watcher import open_waiting
 
+    if ctx.invoked_subcommand is not None:
+        return
     _log_to_terminal()
     s = settings(ctx)
     token = s.env.get("SLACK_BOT_TOKEN", "")
     if not token:
         raise config.ConfigError("SLACK_BOT_TOKEN is not set", hint="the watcher posts alerts with the bot token (xoxb-…)")
-    watcher = Watcher(s, open_store(s.store_location(), s.config.store.busy_timeout_s), SlackSink(alert_client(token, s.env.get("SLACK_API_URL"))),
-                      post_baseline=post_baseline or None)
+    w = s.config.watch
+    client = alert_client(token, s.env.get("SLACK_API_URL"), timeout=w.slack_timeout_s, retries=w.SLACK_RETRIES, max_wait=w.slack_retry_wait_s)
+    store = open_waiting(lambda: open_store(s.store_location(), s.config.store.busy_timeout_s), once=once)
+    watcher = Watcher(s, store, SlackSink(client), post_baseline=post_baseline or None)
     if interval:
         watcher.interval = interval
     # A stop (deploy, Ctrl-C, systemd) releases the lease, so a standby watcher takes over at once.
@@ -79,6 +84,41 @@ def watch(ctx: click.Context, once: bool, interval: float | None, post_baseline:
         watcher.run(once=once)
     finally:
         watcher.release()
+
+
+@watch.command("status")
+@JSON
+@click.option("--max-age", type=click.FloatRange(1), default=600.0, show_default=True, metavar="SECONDS",
+              help="Exit 1 when the oldest unsent outbox entry is older than this.")
+@click.pass_context
+def watch_status(ctx: click.Context, as_json: bool, max_age: float) -> None:
+    """How the watcher is: lease holder and expiry, last good poll per target, outbox backlog.
+
+    Reads the store only, so it runs on any host that shares it. Exit code 1 when the oldest
+    unsent outbox entry is older than --max-age: usable as a health check.
+
+    \b
+    Examples:
+      triage watch status
+      triage watch status --json --max-age 300
+    """
+    import time
+
+    from bot.store import open_store
+    from bot.watch.status import render, watch_status
+
+    s = settings(ctx)
+    store = open_store(s.store_location(), s.config.store.busy_timeout_s)
+    try:
+        status = watch_status(s, store, now=time.time(), max_age_s=max_age)
+    finally:
+        store.close()
+    if as_json:
+        emit_json(status.to_json())
+    else:
+        emit(render(status))
+    if not status.healthy:
+        sys.exit(1)
 
 
 def _log_to_terminal() -> None:

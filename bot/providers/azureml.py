@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -266,7 +266,8 @@ class AzureMLProvider:
             self._region = next((_value(getattr(e, "location", None)) or None for e in endpoints), None)
         deployments = [d for group in pmap(self._deployments_of, [e.name for e in endpoints], WORKERS) for d in group]
         failed_deps = [d for d in deployments if _value(d.provisioning_state) == "Failed"]
-        failed_jobs = [j for j in self._recent_jobs(scan=JOBS_SCANNED) if _value(j.status) == "Failed"]
+        recent = self._recent_jobs(scan=JOBS_SCANNED)
+        failed_jobs = [j for j in recent if _value(j.status) == "Failed"]
         failed_jobs = failed_jobs[:FAILED_JOBS_DIAGNOSED]
         history_down: CloudError | None = None
         if failed_jobs:
@@ -275,8 +276,12 @@ class AzureMLProvider:
             except CloudError as e:  # Run History is down: deployments (ARM) are still reported
                 history_down = e
         out = pmap(self._deployment_failure, failed_deps, WORKERS)
-        out += pmap(lambda j: self._job_failure(j, history_down), failed_jobs, WORKERS)
-        return out
+        jobs = pmap(lambda j: self._job_failure(j, history_down), failed_jobs, WORKERS)
+        for f, j in zip(jobs, failed_jobs):
+            later = _later_success(j, recent)
+            if later is not None:  # retrained: a later run of the same experiment completed
+                f.details["recovered_by"] = later
+        return out + jobs
 
     def probe(self) -> str:
         """One cheap read: list the workspace's online endpoints."""
@@ -692,3 +697,14 @@ def _last_bytes(chunks: Iterable[bytes], keep: int) -> tuple[bytes, bool]:
     return bytes(buf), dropped
 
 
+def _later_success(job: Any, recent: list[Any]) -> str | None:
+    """'run NAME of experiment E completed' for the first run of the same experiment created after
+    `job` that completed, else None."""
+    experiment, created = getattr(job, "experiment_name", None), _created(job)
+    if not experiment or not created:
+        return None
+    done = [r for r in recent if getattr(r, "experiment_name", None) == experiment and _value(r.status) == "Completed" and _created(r) > created]
+    if not done:
+        return None
+    r = min(done, key=_created)
+    return f"run {r.name!r} of experiment {experiment!r} completed (started {datetime.fromtimestamp(_created(r), timezone.utc).isoformat(timespec='seconds')})"

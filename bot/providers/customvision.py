@@ -403,7 +403,7 @@ class CustomVisionProvider:
         if not failed:
             return []
         check = images_per_tag(tags, domain.get("type"))
-        completed = [i.get("created") or "" for i in iterations if str(i.get("status", "")).lower() == "completed"]
+        completed = [i for i in iterations if str(i.get("status", "")).lower() == "completed"]
         found = [self._failure(project, it, domain, check, completed) for it in failed]
         # Seed 000: retry first. Each failed iteration is one attempt; support asks how many were made.
         tried = [{"name": it.get("name", "?"), "at": it.get("lastModified") or it.get("created") or "?"} for it in failed]
@@ -420,7 +420,7 @@ class CustomVisionProvider:
         it: dict[str, Any],
         domain: dict[str, Any],
         check: "TagCheck",
-        completed: list[str],
+        completed: list[dict[str, Any]],
     ) -> Failure:
         line = json.dumps(it, ensure_ascii=False)  # the GetIterations entry, as support sees it
         matches = diagnose_lines([line], "customvision", self.lang)
@@ -450,8 +450,12 @@ class CustomVisionProvider:
             "iteration_name": it.get("name", ""),
             "domain_type": domain.get("type"),
             "images_per_tag": check.to_json(),
-            "superseded": any(c > created for c in completed),
+            "superseded": any((c.get("created") or "") > created for c in completed),
         }
+        later = sorted((c for c in completed if (c.get("created") or "") > created), key=lambda c: c.get("created") or "")
+        if later:  # retrained: a later iteration of the same project completed
+            c = later[0]
+            details["recovered_by"] = f"iteration {c.get('name', '?')!r} completed at {c.get('trainedAt') or c.get('lastModified') or c.get('created')}"
         ticket_sub = self.settings.config.defaults.subscription_id
         if ticket_sub and ticket_sub.lower() != self.target.subscription.lower():
             details["warnings"] = [

@@ -47,6 +47,8 @@ from bot.providers.retry import TIMEOUT_ATTEMPTS, Retry, RetryPolicy, body_summa
 
 T = TypeVar("T")
 
+TRAINED = {"TRAINING_COMPLETED", "STARTING", "RUNNING", "STOPPING", "STOPPED", "COPYING_COMPLETED", "DEPRECATED"}
+"""Statuses of a model version that finished training (a later one of these recovers a failed training)."""
 FAILED = ("TRAINING_FAILED", "FAILED", "COPYING_FAILED")
 MAX_ATTEMPTS = 4
 STATUS_PAGE = "https://health.aws.amazon.com/health/status"
@@ -384,7 +386,18 @@ class RekognitionProvider:
         return ProjectIds(_name(p["ProjectArn"]), p["ProjectArn"], p.get("Status", ""), _iso(p.get("CreationTimestamp")), versions)
 
     def _project_failures(self, p: dict[str, Any]) -> list[Failure]:
-        return [self._failure(p, v) for v in self._versions(p["ProjectArn"]) if v.get("Status") in FAILED]
+        versions = self._versions(p["ProjectArn"])
+        found = [self._failure(p, v) for v in versions if v.get("Status") in FAILED]
+        trained = [v for v in versions if v.get("Status") in TRAINED and v.get("CreationTimestamp")]
+        for f, v in zip(found, [v for v in versions if v.get("Status") in FAILED]):
+            if v.get("Status") != "TRAINING_FAILED" or not v.get("CreationTimestamp"):
+                continue
+            later = sorted((t for t in trained if t["CreationTimestamp"] > v["CreationTimestamp"]), key=lambda t: t["CreationTimestamp"])
+            if later:  # retrained: a newer version of the same project trained
+                t = later[0]
+                when = _iso(t.get("TrainingEndTimestamp") or t.get("CreationTimestamp"))
+                f.details["recovered_by"] = f"model version {_version_name(t['ProjectVersionArn'])!r} trained ({t['Status']}) at {when}"
+        return found
 
     def _failure(self, project: dict[str, Any], v: dict[str, Any]) -> Failure:
         arn = parse_rekognition_arn(v["ProjectVersionArn"])

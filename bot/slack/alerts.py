@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from http.client import HTTPException
 from typing import Any
 
@@ -15,6 +16,7 @@ from bot.slack import blocks as B
 from bot.watch import SinkThrottled
 
 EVENT_TYPE = "triage_alert"
+REPLY_EVENT_TYPE = "triage_reply"
 STATE_LABEL = {"open": ":red_circle: failing", "acked": ":large_yellow_circle: acknowledged", "recovered": ":large_green_circle: recovered",
                "baseline": ":white_circle: known before triage started"}
 
@@ -53,15 +55,43 @@ def alert_blocks(alert: dict[str, Any]) -> list[dict[str, Any]]:
     return blocks
 
 
-def alert_client(token: str, base_url: str | None = None) -> WebClient:
+class BoundedRateLimitRetry(RateLimitErrorRetryHandler):
+    """Waits out a 429's Retry-After only up to `max_wait` seconds (exactly, no jitter), so a call's
+    longest duration is known and the watcher's lease can outlast it; longer waits go back to the outbox."""
+
+    def __init__(self, max_retry_count: int, max_wait: float) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait = max_wait
+
+    def _can_retry(self, *, state: Any, request: Any, response: Any = None, error: Any = None) -> bool:
+        return response is not None and response.status_code == 429 and _retry_after(response) <= self.max_wait
+
+    def prepare_for_next_attempt(self, *, state: Any, request: Any, response: Any = None, error: Any = None) -> None:
+        state.next_attempt_requested = True
+        time.sleep(_retry_after(response))
+        state.increment_current_attempt()
+
+
+def _retry_after(response: Any) -> float:
+    for k, v in response.headers.items():
+        if k.lower() == "retry-after":
+            try:
+                return float(v[0] if isinstance(v, list) else v)
+            except (TypeError, ValueError):
+                return 1.0
+    return 1.0
+
+
+def alert_client(token: str, base_url: str | None = None, *, timeout: float = 15, retries: int = 3, max_wait: float = 10) -> WebClient:
     """The watcher's Web API client: retries a 429 (nothing was posted), nothing else.
 
     A post whose answer was lost (reset, disconnect, timeout, 5xx) may have landed; retrying it
     blindly is how duplicates happen. It stays in the outbox instead, and the retry first asks the
-    channel's history whether it is there.
+    channel's history whether it is there. One call lasts at most timeout x (retries + 1) +
+    retries x max_wait ([watch] slack_timeout_s, slack_retry_wait_s): the lease must outlast that.
     """
     kwargs: dict[str, Any] = {"base_url": base_url} if base_url else {}
-    return WebClient(token=token, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=3)], timeout=15, **kwargs)
+    return WebClient(token=token, retry_handlers=[BoundedRateLimitRetry(retries, max_wait)], timeout=timeout, **kwargs)
 
 
 class SlackSink:
@@ -88,26 +118,55 @@ class SlackSink:
     def update(self, channel: str, ts: str, alert: dict[str, Any]) -> None:
         self._call("chat_update", channel=channel, ts=ts, text=B.fallback(f"Failure: {alert['title']}"), blocks=alert_blocks(alert))
 
-    def reply(self, channel: str, thread_ts: str, text: str, user: str | None = None) -> None:
+    def reply(self, channel: str, thread_ts: str, text: str, user: str | None = None, key: str | None = None) -> None:
+        """A thread reply (or, without `thread_ts`, a channel notice); `key` rides along as metadata so a
+        retry after a crash can find it (find_reply) instead of posting it twice."""
         kwargs: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
+        if key:
+            kwargs["metadata"] = {"event_type": REPLY_EVENT_TYPE, "event_payload": {"key": key}}
         parts: list[str] = []
         for i, piece in enumerate(text.split("{user}") if user else [text]):
             parts += [B.user_ref(user or ""), piece] if i else [piece]
         self._call("chat_postMessage", channel=channel, text=B.mrkdwn(parts), **kwargs)
 
-    def find_posted(self, channel: str, fingerprint: str, since: str) -> str | None:
-        from datetime import datetime
+    def _messages(self, method: str, **kwargs: Any) -> Any:
+        """Every message of a history or a thread, page after page (however busy the channel)."""
+        cursor = None
+        while True:
+            resp = self._call(method, limit=200, include_all_metadata=True, **kwargs, **({"cursor": cursor} if cursor else {}))
+            yield from resp.get("messages", [])
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not resp.get("has_more") or not cursor:
+                return
 
-        try:
-            oldest = str(datetime.fromisoformat(since).timestamp() - 60)
-        except ValueError:
-            oldest = "0"
-        resp = self._call("conversations_history", channel=channel, oldest=oldest, limit=200, include_all_metadata=True)
-        for m in resp.get("messages", []):
+    def find_posted(self, channel: str, fingerprint: str, since: str) -> str | None:
+        """The root message of this alert, looked for back to the alert's creation."""
+        for m in self._messages("conversations_history", channel=channel, oldest=_oldest(since)):
             meta = m.get("metadata") or {}
             if meta.get("event_type") == EVENT_TYPE and (meta.get("event_payload") or {}).get("fingerprint") == fingerprint:
                 return m["ts"]
         return None
+
+    def find_reply(self, channel: str, thread_ts: str, key: str, since: str) -> bool:
+        """Whether the reply (or channel notice) sent with `key` is already there."""
+        if thread_ts:
+            found = self._messages("conversations_replies", channel=channel, ts=thread_ts)
+        else:
+            found = self._messages("conversations_history", channel=channel, oldest=_oldest(since))
+        for m in found:
+            meta = m.get("metadata") or {}
+            if meta.get("event_type") == REPLY_EVENT_TYPE and (meta.get("event_payload") or {}).get("key") == key:
+                return True
+        return False
+
+
+def _oldest(since: str) -> str:
+    from datetime import datetime
+
+    try:
+        return str(datetime.fromisoformat(since).timestamp() - 60)
+    except ValueError:
+        return "0"
 
 
 def acknowledge_alert(h: Any, body: dict[str, Any], client: WebClient, respond: Any) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.store.base import MAX_ID, Store, StoreError, Tx, database_errors, dumps, utcnow
+from bot.store.base import MAX_ID, Store, StoreError, StoreFault, Tx, database_errors, dumps, utcnow
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -30,4 +30,4 @@ def open_store(location: str | Path | None, busy_timeout_s: float = 10.0) -> Sto
     return SQLiteStore(location, busy_timeout_ms=int(busy_timeout_s * 1000))
 
 
-__all__ = ["MAX_ID", "Store", "StoreError", "Tx", "database_errors", "dumps", "utcnow", "open_store", "is_postgres_url"]
+__all__ = ["MAX_ID", "Store", "StoreError", "StoreFault", "Tx", "database_errors", "dumps", "utcnow", "open_store", "is_postgres_url"]

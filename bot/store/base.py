@@ -23,6 +23,10 @@ class StoreError(TriageError):
     exit_code = 1
 
 
+class StoreFault(StoreError):
+    """The database is there but cannot be written now (locked past the busy timeout, read-only, disk full): waiting may help."""
+
+
 MAX_ID = 2**63 - 1  # ids are 64-bit integers in both backends
 
 

@@ -93,6 +93,8 @@ MIGRATIONS: list[Migration] = [
     Migration(2, "indexes for a ticket's history and an alert's outbox entries", list(_V2), list(_V2)),
     Migration(3, "the IDs read from a whole paste, kept with its diagnosis for the ticket",
               ["ALTER TABLE diagnoses ADD COLUMN fields TEXT"], ["ALTER TABLE diagnoses ADD COLUMN fields TEXT"]),
+    Migration(4, "the last successful poll of each watched target, for `triage watch status`",
+              ["ALTER TABLE watched_targets ADD COLUMN last_ok TEXT"], ["ALTER TABLE watched_targets ADD COLUMN last_ok TEXT"]),
 ]
 LATEST = MIGRATIONS[-1].version
 

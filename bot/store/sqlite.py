@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bot.store.base import Params, Store, StoreError, Tx
+from bot.store.base import Params, Store, StoreError, StoreFault, Tx
 
 BUSY_TIMEOUT_MS = 10_000
 _FILE_FAULTS = ("locked", "busy", "readonly", "read-only", "full", "disk i/o", "unable to open", "malformed", "not a database")
@@ -27,15 +27,15 @@ def store_error(e: sqlite3.Error, path: Path | None, busy_timeout_ms: int = BUSY
     where = str(path) if path else "the in-memory database"
     msg = str(e).lower()
     if "locked" in msg or "busy" in msg:
-        return StoreError(f"{where}: the database is locked by another process (waited {busy_timeout_ms / 1000:g} s)",
+        return StoreFault(f"{where}: the database is locked by another process (waited {busy_timeout_ms / 1000:g} s)",
                           hint="wait for it to finish (a running `triage watch` or `triage serve` holds it only briefly), "
                                "then retry; raise [store] busy_timeout_s if it keeps happening")
     if "readonly" in msg or "read-only" in msg:
-        return StoreError(f"{where}: the database is read-only",
+        return StoreFault(f"{where}: the database is read-only",
                           hint="make the file and its directory writable (SQLite writes -wal and -shm files beside it), "
                                "or set [store] path to a writable place")
     if "full" in msg or "disk i/o" in msg:
-        return StoreError(f"{where}: cannot write: the disk is full or the file reached a size limit",
+        return StoreFault(f"{where}: cannot write: the disk is full or the file reached a size limit",
                           hint="free space on that disk (or raise the file size limit), or set [store] path elsewhere")
     if "unable to open" in msg or "cannot open" in msg:
         problem = _unwritable(path.parent) if path else None
