@@ -33,8 +33,10 @@ def alert_blocks(alert: dict[str, Any]) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [B.section(lines)]
     if f.get("message"):
         blocks.append(B.section(B.code(f["message"], 1500)))
+    if top.get("facts"):
+        blocks.append(B.context("What we read: " + " · ".join(f"{name} `{value}`" for name, value in top["facts"].items())))
     if top.get("evidence"):
-        blocks.append(B.section("*Why*\n" + B.code("\n".join(f"{e['line']}: {e['text']}" for e in top["evidence"]), 1500)))
+        blocks.append(B.section("*Why*\n" + B.code(B.evidence_lines(top["evidence"], "en"), 1500)))
     if top.get("steps"):
         blocks.append(B.section("*First steps*\n" + "\n".join(f"{i}. {s}" for i, s in enumerate(top["steps"][:3], 1))))
     buttons = []

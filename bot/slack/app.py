@@ -56,6 +56,12 @@ class Locales:
         self._cache: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
 
+    def peek(self, user: str) -> str:
+        """The user's language if already known, else the default: for answers that cannot wait for users.info."""
+        with self._lock:
+            hit = self._cache.get(user)
+        return hit[1] if hit else self.default
+
     def lang(self, user: str) -> str:
         now = time.monotonic()
         with self._lock:
@@ -108,6 +114,7 @@ def build_app(
     access = Access(slack, lambda group: client.usergroups_users_list(usergroup=group).get("users", []))
     locales = Locales(client, settings.config.defaults.lang)
     h = Handlers(settings, store, access, locales, overrides=overrides)
+    app._triage_handlers = h  # type: ignore[attr-defined]  # tests drive a rendering path directly
 
     pool = ThreadPoolExecutor(max_workers=slack.workers, thread_name_prefix="triage-work")
 
@@ -161,7 +168,13 @@ def build_app(
     @app.action("draft_ticket")
     def draft_ticket(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
-        h.open_ticket_modal(body, client, respond)  # views.open needs the trigger_id within 3 s: local work only
+        view_id = h.open_loading(body, client, respond)  # the trigger_id expires in 3 s: open first, fill later
+        later(h.fill_ticket_modal, body, client, respond, view_id)
+
+    @app.action("share_result")
+    def share_result(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        later(h.share, body, client, respond)
 
     @app.view("ticket_modal")
     def ticket_submit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
