@@ -13,7 +13,7 @@ OOM = "diagnose ERROR: (OutOfQuota) Not enough quota available for Standard_DS3_
 
 def click(slack, action: str, value: str, *, user: str = "U1", trigger: str = "trig-1", response_url: bool = True) -> str:
     payload = {"type": "block_actions", "user": {"id": user}, "team": {"id": "T1"}, "trigger_id": trigger,
-               "actions": [{"type": "button", "action_id": action, "value": value, "action_ts": "1"}]}
+               "actions": [{"type": "button", "action_id": action, "value": value, "action_ts": str(time.time_ns())}]}
     if response_url:
         payload |= {"channel": {"id": "C1"}, "container": {"type": "message", "message_ts": "1.1"},
                     "response_url": f"{slack.base}/response_url/act"}
@@ -148,3 +148,56 @@ def test_long_output_stays_ephemeral_with_share_in_channel(slack, tmp_path):
     (said,) = slack.wait_for("/response_url/act", 2)[1:]
     assert "/invite @triage" in said["text"]
     assert any(row["action"] == "button:share" and row["result"] == "not in channel" for row in audited(store, 2))
+
+
+def test_a_replayed_signed_request_is_refused_and_nothing_runs_twice(slack, tmp_path):
+    app, store = make_app(slack, tmp_path)
+    request = signed(command(slack, "diagnose ERR_2200"))
+    again = signed(command(slack, "diagnose ERR_2200"), ts=int(request.headers["x-slack-request-timestamp"][0]))
+    assert app.dispatch(request).status == 200
+    slack.wait_for("/response_url/cmd")
+    assert app.dispatch(again).status == 401
+    time.sleep(0.3)
+    assert len(slack.bodies("/response_url/cmd")) == 1 and len(audited(store)) == 1
+
+
+def test_an_event_slack_retries_is_handled_once(slack, tmp_path):
+    from slack_bolt import BoltRequest
+    from slack_sdk.signature import SignatureVerifier
+
+    app, store = make_app(slack, tmp_path)
+    event = json.dumps({"token": "x", "team_id": "T1", "api_app_id": "A1", "type": "event_callback", "event_id": "EvRETRY",
+                        "event_time": int(time.time()), "event": {"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"}})
+    for retry in (None, "1", "2"):
+        stamp = str(int(time.time()) + (int(retry) if retry else 0))  # each delivery is signed anew
+        headers = {"content-type": ["application/json"], "x-slack-request-timestamp": [stamp],
+                   "x-slack-signature": [SignatureVerifier(SECRET).generate_signature(timestamp=stamp, body=event)]}
+        if retry:
+            headers |= {"x-slack-retry-num": [retry], "x-slack-retry-reason": ["http_timeout"]}
+        assert app.dispatch(BoltRequest(body=event, headers=headers)).status == 200
+    slack.wait_for("/api/views.publish")
+    time.sleep(0.3)
+    assert len(slack.bodies("/api/views.publish")) == 1 and len(audited(store)) == 1
+
+
+def test_help_rejected_input_and_language_switches_are_audited(slack, tmp_path):
+    app, store = make_app(slack, tmp_path)
+    app.dispatch(signed(command(slack, "help")))
+    app.dispatch(signed(command(slack, "frobnicate token=xoxb-1234567890-abcdefghijkl")))
+    app.dispatch(signed(command(slack, OOM)))
+    (answer,) = slack.wait_for("/response_url/cmd")
+    app.dispatch(signed(click(slack, "switch_lang", button(answer, "switch_lang")["value"])))
+    rows = audited(store, 4)
+    actions = {row["action"]: row for row in rows}
+    assert set(actions) >= {"help", "rejected", "diagnose", "button:switch_lang"}
+    assert actions["rejected"]["result"].startswith("rejected: unknown subcommand")
+    assert "abcdefghijkl" not in json.dumps(rows)
+
+
+def test_acknowledgement_follows_the_users_language_once_known(slack, tmp_path):
+    app, _ = make_app(slack, tmp_path)
+    slack.locale = "ja-JP"
+    app.dispatch(signed(command(slack, OOM)))
+    slack.wait_for("/response_url/cmd")
+    r = app.dispatch(signed(command(slack, OOM + " (again)")))
+    assert "処理中です" in json.loads(r.body)["text"]

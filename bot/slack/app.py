@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import Ack, App, BoltResponse, Respond
+from slack_bolt import Ack, App, BoltRequest, BoltResponse, Respond
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -31,6 +31,29 @@ from bot.store import Store, open_store
 log = logging.getLogger("triage.slack")
 
 LOCALE_TTL_S = 3600.0
+REPLAY_WINDOW_S = 300.0  # Slack's signature window: a signature seen inside it is refused the second time
+EVENT_MEMORY_S = 3600.0  # Slack retries an event for about an hour
+
+
+class Once:
+    """Remembers keys for a while: signatures already accepted, event IDs already handled."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.clock = ttl, clock
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def first(self, key: str) -> bool:
+        """True the first time `key` is seen inside the window, False after."""
+        now = self.clock()
+        with self._lock:
+            if len(self._seen) > 10_000:
+                self._seen = {k: t for k, t in self._seen.items() if now - t < self.ttl}
+            at = self._seen.get(key)
+            if at is not None and now - at < self.ttl:
+                return False
+            self._seen[key] = now
+            return True
 
 
 def web_client(token: str, base_url: str | None = None) -> WebClient:
@@ -116,6 +139,22 @@ def build_app(
     h = Handlers(settings, store, access, locales, overrides=overrides)
     app._triage_handlers = h  # type: ignore[attr-defined]  # tests drive a rendering path directly
 
+    signatures, events = Once(REPLAY_WINDOW_S), Once(EVENT_MEMORY_S)
+
+    @app.middleware
+    def once(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
+        """A signed request replayed inside the window is refused; an event Slack resends (X-Slack-Retry-Num) runs once."""
+        signature = (req.headers.get("x-slack-signature") or [""])[0]
+        if signature and not signatures.first(signature):
+            log.warning("refused a replayed request (signature already seen)")
+            return BoltResponse(status=401, body="replayed request")
+        event_id = req.body.get("event_id") if isinstance(req.body, dict) else None
+        if event_id and not events.first(str(event_id)):
+            retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
+            log.info("event %s already handled (Slack retry %s): acknowledged, not run again", event_id, retry)
+            return BoltResponse(status=200, body="")
+        return next()
+
     pool = ThreadPoolExecutor(max_workers=slack.workers, thread_name_prefix="triage-work")
 
     def later(fn: Callable[..., None], *args: Any) -> None:
@@ -134,15 +173,19 @@ def build_app(
     @app.command(slack.command)
     def on_command(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         """Answer inside Slack's 3 s: parse only; the work runs on the pool and answers via response_url."""
+        user, channel, raw = body.get("user_id", ""), body.get("channel_id", ""), body.get("text", "")
         try:
-            request = parse(body.get("text", ""))
+            request = parse(raw)
         except InputError as e:
             ack(response_type="ephemeral", text=B.mrkdwn(f"{e.message}\n{e.hint or usage()}"))
+            later(h.audit_raw, user, channel, "rejected", raw, f"rejected: {e.message}")
             return
         if request.verb == "help":
             ack(response_type="ephemeral", text=B.mrkdwn(usage()))
+            later(h.audit_raw, user, channel, "help", raw, "ok")
             return
-        ack(response_type="ephemeral", text=B.mrkdwn(B.L["en"]["working"] + f" `{request.verb}`"))
+        # the language already known for this user (no users.info before the ack); the result follows the locale
+        ack(response_type="ephemeral", text=B.mrkdwn(B.L[locales.peek(user)]["working"] + f" `{request.verb}`"))
         later(h.command, request, body, respond, client)
 
     @app.message_shortcut("diagnose_message")

@@ -39,12 +39,14 @@ M = {
                              "(or open the channel's details → Integrations → Add apps) and try again. The answer, visible only to you:",
            "share": "Share in channel", "shared_gone": "That answer is no longer kept; run the command again to share it.",
            "longer": "{n} more lines; *Share in channel* posts the whole text as a file.", "stale": "That button is out of date.",
+           "gone": "That diagnosis is no longer available.",
            "loading": "Loading…", "ticket": "Ticket", "close": "Close", "failed": "Could not prepare this:",
            "denied_title": "Not allowed"},
     "ja": {"not_in_channel": "triage はこのチャンネルのメンバーではないため投稿できません。`/invite @triage` で招待する "
                              "(またはチャンネル詳細 → インテグレーション → アプリを追加) と投稿できます。結果 (あなたにだけ表示):",
            "share": "チャンネルに共有", "shared_gone": "この結果はもう保持されていません。もう一度コマンドを実行してください。",
            "longer": "残り {n} 行。*チャンネルに共有* で全文をファイルとして投稿します。", "stale": "このボタンは古くなっています。",
+           "gone": "この診断はもう保存されていません。",
            "loading": "読み込み中…", "ticket": "チケット", "close": "閉じる", "failed": "準備できませんでした:",
            "denied_title": "権限がありません"},
 }
@@ -70,6 +72,10 @@ class Handlers:
     # -- plumbing ---------------------------------------------------------------------------
     def _audit(self, user: str, channel: str, action: str, args: str, result: str) -> None:
         self.store.audit(actor=user, source="slack", channel=channel, action=action, args=redact(args), result=redact(result))
+
+    def audit_raw(self, user: str, channel: str, action: str, raw: str, result: str) -> None:
+        """Audit what was answered at the ack (help, rejected input): redacted first, then cut."""
+        self._audit(user, channel, action, redact(raw)[:500], result)
 
     def _allowed(self, kind: str, user: str, channel: str, lang: str, respond: Respond, action: str, args: str) -> bool:
         if self.access.allowed(kind, user, channel):
@@ -325,15 +331,19 @@ class Handlers:
         self._audit(user, channel, "shortcut:diagnose", f"{len(text)} chars", outcome)
 
     def switch_lang(self, body: dict[str, Any], respond: Respond) -> None:
+        user = body.get("user", {}).get("id", "")
+        channel = (body.get("channel") or {}).get("id", "")
         value = _value(body)
         lang = value.get("lang") if value.get("lang") in ("en", "ja") else "en"
         try:
             result = self._stored_result(int(value["diagnosis"]), lang)
         except (KeyError, ValueError, TriageError):
-            respond(response_type="ephemeral", replace_original=False, text="That diagnosis is no longer available.")
+            respond(response_type="ephemeral", replace_original=False, text=B.mrkdwn(M[lang]["gone"]))
+            self._audit(user, channel, "button:switch_lang", json.dumps(value), "diagnosis gone")
             return
         respond(replace_original=True, text=B.fallback(result.matches[0].title if result.matches else ""),
                 blocks=B.diagnose_message(result, diagnosis_id=int(value["diagnosis"])))
+        self._audit(user, channel, "button:switch_lang", json.dumps(value), f"lang {lang}")
 
     def show_logs(self, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         from bot.commands import logs as logs_cmd
@@ -355,6 +365,7 @@ class Handlers:
                                              value.get("container", "inference-server"), value.get("target"), overrides=self.overrides)
                 text, title = render_deployment_logs(r), f"Logs {r.endpoint}/{r.deployment}"
         except TriageError as e:
+            self._audit(user, channel, "button:show_logs", json.dumps(value), f"error: {e.message}")
             self._fail(respond, e)
             return
         self._post_text(respond, client, channel, title, text, lang=lang, thread_ts=thread)
