@@ -253,6 +253,8 @@ class SlackSection(Section):
     read: AccessRule = AccessRule()
     tickets: AccessRule = AccessRule()
     workers: int = Field(default=8, ge=1, le=64)
+    file_max_bytes: int = Field(default=50_000_000, ge=1, le=1_073_741_824)
+    """The largest attached file the message shortcut downloads and diagnoses."""
 
 
 class WatchSection(Section):

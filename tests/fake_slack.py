@@ -30,6 +30,7 @@ class FakeSlack:
         self.expired_triggers: set[str] = set()  # trigger_ids older than Slack's 3 s
         self.users_retry_after: str | None = None  # users.info answers 429 with this Retry-After once
         self._views = 0
+        self.files: dict[str, bytes] = {}  # /files/<name> -> content, served to the bot token only
         self.lock = threading.Lock()
         fake = self
 
@@ -46,6 +47,19 @@ class FakeSlack:
                     body = {"_multipart": len(raw)}
                 else:
                     body = {k: v[0] for k, v in parse_qs(raw).items()}
+                if self.command == "GET" and self.path.startswith("/files/"):
+                    with fake.lock:
+                        fake.calls.append((self.path, {"authorization": self.headers.get("Authorization", "")}))
+                    content = fake.files.get(self.path)
+                    ctype = "text/plain"
+                    if content is None or self.headers.get("Authorization") != "Bearer xoxb-test-token":
+                        content, ctype = b"<html>sign in</html>", "text/html"  # what Slack serves to a token without files:read
+                    self.send_response(200)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(content)))
+                    self.end_headers()
+                    self.wfile.write(content)
+                    return None
                 self.path, _, query = self.path.partition("?")  # GET methods (conversations.history) send a query
                 body.update({k: v[0] for k, v in parse_qs(query).items()})
                 with fake.lock:

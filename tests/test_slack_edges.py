@@ -201,3 +201,46 @@ def test_acknowledgement_follows_the_users_language_once_known(slack, tmp_path):
     slack.wait_for("/response_url/cmd")
     r = app.dispatch(signed(command(slack, OOM + " (again)")))
     assert "処理中です" in json.loads(r.body)["text"]
+
+
+def file_shortcut(slack, name: str, size: int, *, channel: str = "C9") -> str:
+    return interactive({"type": "message_action", "callback_id": "diagnose_message", "trigger_id": "1.2.3", "user": {"id": "U1"},
+                        "team": {"id": "T1"}, "channel": {"id": channel}, "response_url": f"{slack.base}/response_url/sc",
+                        "message": {"ts": "1699999999.000300", "text": "",
+                                    "files": [{"id": "F9", "name": name, "mimetype": "text/plain", "filetype": "text", "size": size,
+                                               "url_private_download": f"{slack.base}/files/{name}"}]}})
+
+
+def test_message_shortcut_downloads_an_attached_log_and_diagnoses_it(slack, tmp_path):
+    app, store = make_app(slack, tmp_path)
+    log = ("INFO starting\n" * 5000 + "ERROR: (OutOfQuota) Not enough quota available for Standard_NC6s_v3\n" + "INFO done\n" * 3000).encode()
+    assert len(log) > 40_000  # more than a slash command takes: the refusal points here
+    slack.files["/files/driver.log"] = log
+    assert app.dispatch(signed(file_shortcut(slack, "driver.log", len(log)))).status == 200
+    (posted,) = slack.wait_for("/api/chat.postMessage")
+    text = json.dumps(posted["blocks"])
+    assert posted["thread_ts"] == "1699999999.000300" and "OutOfQuota" in text and "Standard_NC6s_v3" in text
+    (download,) = slack.bodies("/files/driver.log")
+    assert download["authorization"] == "Bearer xoxb-test-token"
+    assert "driver.log" in audited(store)[0]["args"]
+
+
+def test_an_attached_file_over_the_cap_is_refused_plainly(slack, tmp_path):
+    app, store = make_app(slack, tmp_path, "[slack]\nfile_max_bytes = 1000\n")
+    slack.files["/files/big.log"] = b"x\n" * 5000
+    app.dispatch(signed(file_shortcut(slack, "big.log", 10_000)))
+    (said,) = slack.wait_for("/response_url/sc")
+    assert said["response_type"] == "ephemeral" and "10,000 bytes" in said["text"] and "triage diagnose FILE" in said["text"]
+    # a file that lies about its size is cut off while streaming
+    slack.files["/files/liar.log"] = b"y\n" * 5000
+    app.dispatch(signed(file_shortcut(slack, "liar.log", 10)))
+    said = slack.wait_for("/response_url/sc", 2)[1]
+    assert "larger than 1,000 bytes" in said["text"]
+    assert slack.bodies("/api/chat.postMessage") == []
+
+
+def test_a_file_slack_will_not_hand_over_names_the_missing_scope(slack, tmp_path):
+    app, _ = make_app(slack, tmp_path)
+    app.dispatch(signed(file_shortcut(slack, "missing.log", 100)))  # the stand-in serves its sign-in page
+    (said,) = slack.wait_for("/response_url/sc")
+    assert "files:read" in said["text"]

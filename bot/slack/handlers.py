@@ -14,7 +14,7 @@ from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.commands.diagnose import diagnose_text
+from bot.commands.diagnose import diagnose_stream, diagnose_text
 from bot.diagnosis import DiagnoseResult, Evidence, engine, localize
 from bot.config import Settings
 from bot.errors import InputError, TriageError
@@ -22,6 +22,7 @@ from bot.playbooks.fields import TICKET_FIELDS
 from bot.redact import redact
 from bot.slack import blocks as B
 from bot.slack.access import Access
+from bot.slack.files import open_file, text_file
 from bot.slack.parse import Request, usage
 from bot.store import Store
 from bot.tickets import Ticket, TicketStateError, TicketStore, paste_record
@@ -313,7 +314,23 @@ class Handlers:
         if not self._allowed("read", user, channel, lang, respond, "shortcut:diagnose", ""):
             return
         text = message_text(message)
-        result = diagnose_text(text, lang=lang)
+        attached = text_file(message)
+        what = f"{len(text)} chars"
+        try:
+            if attached is not None:  # a log or text file: streamed into the same diagnose path, capped
+                stream = open_file(client, attached, self.settings.config.slack.file_max_bytes)
+                try:
+                    result = diagnose_stream(stream, lang=lang)
+                finally:
+                    stream.close()
+                what = f"file {attached.get('name', '')!r} {stream.read_bytes} bytes"
+                text = stream.head.decode("utf-8", "replace")
+            else:
+                result = diagnose_text(text, lang=lang)
+        except TriageError as e:
+            self._audit(user, channel, "shortcut:diagnose", what, f"error: {e.message}")
+            self._fail(respond, e)
+            return
         diagnosis_id = self._save(user, result, text)
         title = B.fallback(result.matches[0].title if result.matches else B.L[lang]["none"])
         blocks = B.diagnose_message(result, diagnosis_id=diagnosis_id)
@@ -322,13 +339,13 @@ class Handlers:
             client.chat_postMessage(channel=channel, thread_ts=message.get("thread_ts") or message.get("ts"), text=title, blocks=blocks)
         except SlackApiError as e:
             if e.response.get("error") not in NOT_A_MEMBER:
-                self._audit(user, channel, "shortcut:diagnose", f"{len(text)} chars", f"error: {e.response.get('error')}")
+                self._audit(user, channel, "shortcut:diagnose", what, f"error: {e.response.get('error')}")
                 raise
             # the answer still arrives: ephemeral, through the shortcut's response_url, with how to invite the bot
             respond(response_type="ephemeral", replace_original=False, text=title,
                     blocks=[B.section(M[lang]["not_in_channel"])] + blocks[: B.BLOCKS_MAX - 1])
             outcome += ", not in channel: answered ephemerally"
-        self._audit(user, channel, "shortcut:diagnose", f"{len(text)} chars", outcome)
+        self._audit(user, channel, "shortcut:diagnose", what, outcome)
 
     def switch_lang(self, body: dict[str, Any], respond: Respond) -> None:
         user = body.get("user", {}).get("id", "")
