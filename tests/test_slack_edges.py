@@ -244,3 +244,32 @@ def test_a_file_slack_will_not_hand_over_names_the_missing_scope(slack, tmp_path
     app.dispatch(signed(file_shortcut(slack, "missing.log", 100)))  # the stand-in serves its sign-in page
     (said,) = slack.wait_for("/response_url/sc")
     assert "files:read" in said["text"]
+
+
+def test_slack_api_url_works_with_or_without_its_trailing_slash(slack):
+    from bot.slack.alerts import alert_client
+    from bot.slack.app import check_slack, web_client
+
+    for url in (f"{slack.base}/api", f"{slack.base}/api/"):
+        check_slack(web_client("xoxb-test-token", url))
+        alert_client("xoxb-test-token", url).chat_postMessage(channel="C1", text="hi")
+    assert slack.paths().count("/api/auth.test") == 2 and slack.paths().count("/api/chat.postMessage") == 2
+
+
+def test_serve_that_cannot_reach_slack_says_so_plainly(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/api"
+    (tmp_path / "triage.toml").write_text(f'[store]\npath = "{tmp_path / "s.db"}"\n')
+    for mode, env in (("--http", {"SLACK_SIGNING_SECRET": SECRET}), (None, {"SLACK_APP_TOKEN": "xapp-1-test"})):
+        proc = subprocess.run([sys.executable, "-m", "bot", "--config", str(tmp_path / "triage.toml"), "serve", *([mode, "--port", str(port)] if mode else [])],
+                              env={**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": url, **env},
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode in (1, 2), proc.stderr
+        assert f"cannot reach Slack at {url}/" in proc.stderr and "internal error" not in proc.stderr and "Traceback" not in proc.stderr

@@ -62,7 +62,7 @@ def alert_client(token: str, base_url: str | None = None) -> WebClient:
     blindly is how duplicates happen. It stays in the outbox instead, and the retry first asks the
     channel's history whether it is there.
     """
-    kwargs: dict[str, Any] = {"base_url": base_url} if base_url else {}
+    kwargs: dict[str, Any] = {"base_url": base_url.rstrip("/") + "/"} if base_url else {}  # with or without the trailing slash
     return WebClient(token=token, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=3)], timeout=15, **kwargs)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltRequest, BoltResponse, Respond
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -20,7 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Settings
-from bot.errors import ConfigError, InputError, TriageError
+from bot.errors import CloudError, ConfigError, InputError, TriageError
 from bot.redact import redact
 from bot.slack import blocks as B
 from bot.slack.access import Access
@@ -56,8 +56,16 @@ class Once:
             return True
 
 
+def api_base(url: str | None) -> str | None:
+    """SLACK_API_URL as the SDK wants it (with its trailing slash), whether or not it was written with one."""
+    if not url:
+        return None
+    return url.rstrip("/") + "/"
+
+
 def web_client(token: str, base_url: str | None = None) -> WebClient:
     """Slack Web API client that retries 429 (honouring Retry-After), 5xx and connection errors, boundedly."""
+    base_url = api_base(base_url)
     kwargs: dict[str, Any] = {"base_url": base_url} if base_url else {}
     return WebClient(
         token=token,
@@ -249,6 +257,23 @@ def healthz(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
     return app
 
 
+def check_slack(client: WebClient) -> None:
+    """auth.test before serving: an unreachable Slack or a bad token is said plainly, naming Slack and the URL."""
+    url = client.base_url
+    try:
+        client.auth_test()
+    except SlackApiError as e:
+        error = e.response.get("error") if isinstance(e.response.data, dict) else f"HTTP {e.response.status_code}"
+        if error in ("invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"):
+            raise ConfigError(f"Slack at {url} refused SLACK_BOT_TOKEN: {error}",
+                              hint="copy the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page") from None
+        raise CloudError(f"Slack at {url} answered auth.test with {error}") from None
+    except (OSError, SlackClientError) as e:
+        reason = getattr(e, "reason", None) or e
+        raise CloudError(f"cannot reach Slack at {url}: {reason}",
+                         hint="check the network or proxy; SLACK_API_URL overrides the Web API URL (for a local stand-in)") from None
+
+
 def serve(settings: Settings, *, http: bool = False, host: str = "0.0.0.0", port: int = 3000) -> None:
     """Run the app: Socket Mode by default, or HTTP for running behind a load balancer."""
     store = open_store(settings.store_location(), settings.config.store.busy_timeout_s)
@@ -257,6 +282,7 @@ def serve(settings: Settings, *, http: bool = False, host: str = "0.0.0.0", port
         from slack_bolt.adapter.wsgi import SlackRequestHandler
 
         app = build_app(settings, store)
+        check_slack(app.client)
         log.info("triage: HTTP mode on %s:%d/slack/events", host, port)
         waitress.serve(healthz(SlackRequestHandler(app)), host=host, port=port, threads=max(4, settings.config.slack.workers),
                        ident="triage")
@@ -268,5 +294,6 @@ def serve(settings: Settings, *, http: bool = False, host: str = "0.0.0.0", port
         raise ConfigError("SLACK_APP_TOKEN is not set (an app-level token xapp-… with connections:write)",
                           hint="or run `triage serve --http --port N` with SLACK_SIGNING_SECRET")
     app = build_app(settings, store, socket_mode=True)
+    check_slack(app.client)
     log.info("triage: Socket Mode")
     SocketModeHandler(app, app_token=app_token).start()
