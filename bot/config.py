@@ -262,6 +262,8 @@ class WatchSection(Section):
     post_baseline: bool = False
     routes: dict[str, str] = {}
     """target name -> channel ID; targets not listed go to slack.alert_channel."""
+    remind_after_s: float = Field(default=1800.0, ge=0, le=7 * 86_400)
+    """An alert nobody acknowledged gets one reminder in its thread after this long (0: never)."""
     lease_s: float | None = Field(default=None, ge=2, le=3600)
     """How long a standby watcher waits for a silent one before taking over; default max(30, 3 x interval_s).
     The active watcher renews it every lease_s / 3 seconds, also while it sleeps between polls."""

@@ -33,6 +33,7 @@ NOTE_CLAIM_S = 60.0
 """How long an acknowledgement's outbox entries belong to the Slack app before the watcher sends them."""
 MAX_BACKOFF = 8
 """While a cloud keeps throttling, the loop waits up to this many intervals between polls."""
+REMINDER_TEXT = ":alarm_clock: Still failing and nobody has acknowledged it yet."
 RECOVERED_TEXT = ":white_check_mark: No longer failing (retried and succeeded, or removed)."
 
 
@@ -192,9 +193,28 @@ class Watcher:
                 if first:  # this target's first answer: what fails already is the baseline
                     db.insert("watched_targets", {"target": key, "since": now}, returning_id=False)
                 self._record(db, svc, t.name, failures, first and not self.post_baseline, active.get((svc, t.name), {}), now, report)
+            self._remind(db, now)
         report.posted, report.pending = self.drain()
         report.seconds = self.clock() - started
         return report
+
+    def _remind(self, db: Tx, now: str) -> None:
+        """One reminder in the thread of an alert nobody acknowledged after remind_after_s (or after its snooze)."""
+        after = self.settings.config.watch.remind_after_s
+        if not after:
+            return
+        from datetime import datetime, timedelta
+
+        cutoff = (datetime.fromisoformat(now) - timedelta(seconds=after)).isoformat()
+        rows = db.query("select fingerprint, channel, first_seen, snoozed_until from alerts where state = 'open' and acked_by is null "
+                        "and reminded_at is null and baseline = 0")
+        for r in rows:
+            due = r["first_seen"] <= cutoff if not r["snoozed_until"] else r["snoozed_until"] <= now
+            if not due:
+                continue
+            db.update("alerts", {"fingerprint": r["fingerprint"]}, {"reminded_at": now})
+            mention = self.settings.config.slack.oncall_group
+            self._enqueue(db, r["fingerprint"], "reply", r["channel"], {"text": REMINDER_TEXT, **({"group": mention} if mention else {})})
 
     def _health(self, db: Tx, key: str, target: str, error: TriageError | None, row: dict[str, Any] | None,
                 report: CycleReport) -> None:
@@ -364,7 +384,8 @@ class Watcher:
                 return
             raise TriageError("root message not posted yet")
         if op == "reply":
-            self.sink.reply(channel, ts, payload["text"], payload.get("user"))
+            group = {"group": payload["group"]} if payload.get("group") else {}  # the on-call group, mentioned again in a reminder
+            self.sink.reply(channel, ts, payload["text"], payload.get("user"), **group)
         elif op == "update":
             self.sink.update(channel, ts, alert)
         self._mark(entry["id"])

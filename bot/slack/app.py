@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from bot.errors import CloudError, ConfigError, InputError, TriageError
 from bot.redact import redact
 from bot.slack import blocks as B
 from bot.slack.access import Access
+from bot.slack.alerts import resolve_alert, snooze_alert
 from bot.slack.handlers import Handlers
 from bot.slack.parse import parse, usage
 from bot.store import Store, open_store
@@ -221,6 +223,16 @@ def build_app(
         ack()
         view_id = h.open_loading(body, client, respond)  # the trigger_id expires in 3 s: open first, fill later
         later(h.fill_ticket_modal, body, client, respond, view_id)
+
+    @app.action("resolve_alert")
+    def on_resolve(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        later(resolve_alert, h, body, client, respond)
+
+    @app.action(re.compile(r"^snooze_alert_"))
+    def on_snooze(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        later(snooze_alert, h, body, client, respond)
 
     @app.action("share_result")
     def share_result(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:

@@ -93,6 +93,9 @@ MIGRATIONS: list[Migration] = [
     Migration(2, "indexes for a ticket's history and an alert's outbox entries", list(_V2), list(_V2)),
     Migration(3, "the IDs read from a whole paste, kept with its diagnosis for the ticket",
               ["ALTER TABLE diagnoses ADD COLUMN fields TEXT"], ["ALTER TABLE diagnoses ADD COLUMN fields TEXT"]),
+    Migration(4, "alerts: resolved by whom, snoozed until when, reminded when",
+              [f"ALTER TABLE alerts ADD COLUMN {c} TEXT" for c in ("resolved_by", "snoozed_until", "reminded_at")],
+              [f"ALTER TABLE alerts ADD COLUMN {c} TEXT" for c in ("resolved_by", "snoozed_until", "reminded_at")]),
 ]
 LATEST = MIGRATIONS[-1].version
 
