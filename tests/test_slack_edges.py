@@ -273,3 +273,41 @@ def test_serve_that_cannot_reach_slack_says_so_plainly(tmp_path):
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode in (1, 2), proc.stderr
         assert f"cannot reach Slack at {url}/" in proc.stderr and "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_look_up_ids_shortcut_picks_instead_of_typing(slack, tmp_path):
+    from fake_customvision import KEY, FakeCustomVision
+    from slack_bolt.authorization import AuthorizeResult
+
+    from bot.config import Settings, parse
+    from bot.slack.app import build_app, web_client
+    from bot.store import open_store
+
+    cv = FakeCustomVision().start()
+    cv.seed_standard()
+    try:
+        config = parse(f'[[customvision]]\nname = "cv-prod"\nendpoint = "{cv.endpoint}"\ntraining_key_env = "CV_KEY"\n'
+                       'resource_id = "/subscriptions/6d2c0f7e-1b5a-4c1e-9d6e-2f1a7c3b9e40/resourceGroups/rg/providers/'
+                       'Microsoft.CognitiveServices/accounts/cv-prod"\n')
+        auth = lambda enterprise_id, team_id, user_id: AuthorizeResult(  # noqa: E731
+            enterprise_id=enterprise_id, team_id=team_id, bot_token="xoxb-test-token", bot_id="B", bot_user_id="U")
+        store = open_store(tmp_path / "s.db")
+        app = build_app(Settings(config, {"SLACK_SIGNING_SECRET": SECRET, "CV_KEY": KEY}), store,
+                        client=web_client("xoxb-test-token", f"{slack.base}/api/"), authorize=auth)
+        shortcut = {"type": "shortcut", "callback_id": "lookup_ids", "trigger_id": "trig-ids", "user": {"id": "U1"}, "team": {"id": "T1"}}
+        assert app.dispatch(signed(interactive(shortcut))).status == 200
+        (opened,) = slack.wait_for("/api/views.open")
+        view = opened["view"]
+        selects = {b["block_id"]: [o["value"] for o in b["element"].get("options", [])] for b in view["blocks"]}
+        assert selects["service"] == ["customvision", "azureml", "rekognition"] and selects["target"] == ["cv-prod"]
+        values = {"service": {"v": {"type": "static_select", "selected_option": {"value": "customvision"}}},
+                  "target": {"v": {"type": "static_select", "selected_option": {"value": "cv-prod"}}},
+                  "name": {"v": {"type": "plain_text_input", "value": None}}}
+        sub = {"type": "view_submission", "user": {"id": "U1"}, "team": {"id": "T1"}, "trigger_id": "t",
+               "view": {**view, "id": "V1", "state": {"values": values}}}
+        assert app.dispatch(signed(interactive(sub))).status == 200
+        (dm,) = slack.wait_for("/api/chat.postMessage")
+        assert dm["channel"] == "U1" and "Resource ID" in json.dumps(dm["blocks"]) and KEY not in json.dumps(dm)
+        assert audited(store)[0]["action"] == "shortcut:ids"
+    finally:
+        cv.stop()

@@ -234,6 +234,16 @@ def build_app(
         ack()
         later(snooze_alert, h, body, client, respond)
 
+    @app.shortcut("lookup_ids")
+    def on_lookup_ids(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        client.views_open(trigger_id=body.get("trigger_id", ""), view=h.ids_modal(body.get("user", {}).get("id", "")))
+
+    @app.view("ids_modal")
+    def on_ids_submit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        later(h.submit_ids, body, client)
+
     @app.action("share_result")
     def share_result(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()

@@ -479,6 +479,56 @@ class Handlers:
                                     blocks=ticket_summary(ticket) + [B.section(B.code(render_ticket(ticket, "md"), 2900))])
         self._audit(user, meta.get("channel", ""), "modal:ticket", f"ticket #{ticket_id}", "ready")
 
+    # -- Look up IDs: pick instead of type ----------------------------------------------------
+    def ids_modal(self, user: str) -> dict[str, Any]:
+        """The Look up IDs modal: service and target from the configuration (no cloud call: the trigger expires in 3 s)."""
+        c = self.settings.config
+        targets = [t.name for t in c.customvision] + [t.name for t in c.azureml] + [t.name for t in c.rekognition]
+
+        def option(text: str) -> dict[str, Any]:
+            return {"text": {"type": "plain_text", "text": B.clip(text, 75)}, "value": text[:150]}
+
+        blocks: list[dict[str, Any]] = [
+            {"type": "input", "block_id": "service", "label": {"type": "plain_text", "text": "Service"},
+             "element": {"type": "static_select", "action_id": "v", "options": [option(s) for s in ("customvision", "azureml", "rekognition")]}},
+        ]
+        if targets:
+            blocks.append({"type": "input", "block_id": "target", "optional": True, "label": {"type": "plain_text", "text": "Target"},
+                           "element": {"type": "static_select", "action_id": "v", "options": [option(t) for t in targets[:100]]}})
+        blocks.append({"type": "input", "block_id": "name", "optional": True,
+                       "label": {"type": "plain_text", "text": "Project or endpoint (empty: all)"},
+                       "element": {"type": "plain_text_input", "action_id": "v", "max_length": 200}})
+        return {"type": "modal", "callback_id": "ids_modal", "title": {"type": "plain_text", "text": "Look up IDs"},
+                "submit": {"type": "plain_text", "text": "Look up"}, "close": {"type": "plain_text", "text": "Cancel"}, "blocks": blocks}
+
+    def submit_ids(self, body: dict[str, Any], client: WebClient) -> None:
+        """The same result as `/triage ids`, sent to the user as a direct message from the app."""
+        from bot.commands.ids import ids
+
+        user = body.get("user", {}).get("id", "")
+        lang = self.locales.lang(user)
+        state = (body.get("view") or {}).get("state", {}).get("values") or {}
+
+        def picked(block: str) -> str | None:
+            v = (state.get(block) or {}).get("v") or {}
+            return (v.get("selected_option") or {}).get("value") or v.get("value") or None
+
+        service, target, name = picked("service") or "", picked("target"), picked("name")
+        args = f"{service} {name or ''} --target {target or ''}"
+        if not self.access.allowed("read", user, None):
+            self._audit(user, "", "shortcut:ids", args, "denied")
+            client.chat_postMessage(channel=user, text=B.mrkdwn(self.access.denial("read", lang)))
+            return
+        try:
+            result = ids(self.settings, service, name, target, overrides=self.overrides)
+        except TriageError as e:
+            self._audit(user, "", "shortcut:ids", args, f"error: {e.message}")
+            client.chat_postMessage(channel=user, text=B.mrkdwn(f":warning: {e.message}" + (f"\n{e.hint}" if e.hint else "")))
+            return
+        title = f"IDs: {service}" + (f" {name}" if name else "")
+        client.chat_postMessage(channel=user, text=B.fallback(title), blocks=B.text_message(title, _render_ids(result, service)))
+        self._audit(user, "", "shortcut:ids", args, "ok")
+
     # -- App Home ----------------------------------------------------------------------------
     def publish_home(self, event: dict[str, Any], client: WebClient) -> None:
         """App Home: failures for users allowed by [slack.read], drafts for users allowed by [slack.tickets]."""
