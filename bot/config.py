@@ -253,6 +253,8 @@ class SlackSection(Section):
     read: AccessRule = AccessRule()
     tickets: AccessRule = AccessRule()
     workers: int = Field(default=8, ge=1, le=64)
+    file_max_bytes: int = Field(default=50_000_000, ge=1, le=1_073_741_824)
+    """The largest attached file the message shortcut downloads and diagnoses."""
 
 
 class WatchSection(Section):
@@ -260,6 +262,8 @@ class WatchSection(Section):
     post_baseline: bool = False
     routes: dict[str, str] = {}
     """target name -> channel ID; targets not listed go to slack.alert_channel."""
+    remind_after_s: float = Field(default=1800.0, ge=0, le=7 * 86_400)
+    """An alert nobody acknowledged gets one reminder in its thread after this long (0: never)."""
     lease_s: float | None = Field(default=None, ge=2, le=3600)
     """How long a standby watcher waits for a silent one before taking over; default max(30, 3 x interval_s,
     the minimum below). The active watcher renews it every lease_s / 3 seconds, also while it sleeps between

@@ -29,6 +29,11 @@ class FakeSlack:
         self._released = threading.Event()
         self.locale = "en-US"
         self.groups: dict[str, list[str]] = {}
+        self.not_member: set[str] = set()  # channels the bot is not in: posts there answer not_in_channel
+        self.expired_triggers: set[str] = set()  # trigger_ids older than Slack's 3 s
+        self.users_retry_after: str | None = None  # users.info answers 429 with this Retry-After once
+        self._views = 0
+        self.files: dict[str, bytes] = {}  # /files/<name> -> content, served to the bot token only
         self.lock = threading.Lock()
         fake = self
 
@@ -45,6 +50,19 @@ class FakeSlack:
                     body = {"_multipart": len(raw)}
                 else:
                     body = {k: v[0] for k, v in parse_qs(raw).items()}
+                if self.command == "GET" and self.path.startswith("/files/"):
+                    with fake.lock:
+                        fake.calls.append((self.path, {"authorization": self.headers.get("Authorization", "")}))
+                    content = fake.files.get(self.path)
+                    ctype = "text/plain"
+                    if content is None or self.headers.get("Authorization") != "Bearer xoxb-test-token":
+                        content, ctype = b"<html>sign in</html>", "text/html"  # what Slack serves to a token without files:read
+                    self.send_response(200)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(content)))
+                    self.end_headers()
+                    self.wfile.write(content)
+                    return None
                 self.path, _, query = self.path.partition("?")  # GET methods (conversations.history) send a query
                 body.update({k: v[0] for k, v in parse_qs(query).items()})
                 with fake.lock:
@@ -65,6 +83,9 @@ class FakeSlack:
                         fake._released.wait(60)
                     self.close_connection = True  # no answer: the client sees the connection closed
                     return None
+                if self.path.endswith("/users.info") and fake.users_retry_after:
+                    after, fake.users_retry_after = fake.users_retry_after, None
+                    return self._send(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": after})
                 if self.path.startswith("/response_url/") or self.path.startswith("/upload/"):
                     return self._send(200, "ok")
                 self._send(200, fake.answer(self.path, body))
@@ -87,6 +108,23 @@ class FakeSlack:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def answer(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        blocks = body.get("blocks") or (body.get("view") or {}).get("blocks")
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        if blocks is not None and not valid_blocks(blocks):
+            return {"ok": False, "error": "invalid_blocks"}
+        if path.endswith(("/chat.postMessage", "/files.completeUploadExternal")):
+            channel = body.get("channel") or body.get("channel_id") or ""
+            if channel in self.not_member:
+                return {"ok": False, "error": "not_in_channel"}
+        if path.endswith("/views.open"):
+            if body.get("trigger_id") in self.expired_triggers:
+                return {"ok": False, "error": "expired_trigger_id"}
+            with self.lock:
+                self._views += 1
+                return {"ok": True, "view": {"id": f"V{self._views}"}}
+        if path.endswith("/views.update"):
+            return {"ok": True, "view": {"id": body.get("view_id")}}
         if path.endswith("/auth.test"):
             return {"ok": True, "team_id": "T1", "user_id": "UBOT", "bot_id": "BBOT", "url": "https://x.slack.com/", "team": "t", "user": "bot"}
         if path.endswith("/users.info"):
@@ -140,6 +178,10 @@ class FakeSlack:
             answer["response_metadata"] = {"next_cursor": str(start + size)}
         return answer
 
+    def calls_in_order(self) -> list[str]:
+        with self.lock:
+            return [p.rsplit("/", 1)[-1] for p, _ in self.calls]
+
     def release(self) -> None:
         """Let hung calls go (their connections are dropped without an answer)."""
         self._released.set()
@@ -165,3 +207,19 @@ class FakeSlack:
         self.release()
         self.server.shutdown()
         self.server.server_close()
+
+
+def valid_blocks(blocks: list[dict[str, Any]]) -> bool:
+    """Slack's Block Kit limits the app must respect: 50 blocks (100 in a modal), section text 3000, header 150, button value 2000."""
+    if len(blocks) > 100:
+        return False
+    for b in blocks:
+        text = (b.get("text") or {}).get("text", "")
+        if b.get("type") == "section" and len(text) > 3000:
+            return False
+        if b.get("type") == "header" and len(text) > 150:
+            return False
+        for e in b.get("elements") or []:
+            if len(str(e.get("value", ""))) > 2000 or len(str(e.get("text", ""))) > 3000:
+                return False
+    return True

@@ -87,7 +87,8 @@ def test_every_slack_message_escapes_hostile_input(tmp_path):
                               "trigger_id": "trig-1", "container": {"type": "message", "message_ts": "1.1"},
                               "response_url": f"{slack.base}/response_url/act",
                               "actions": [{"type": "button", "action_id": action, "value": buttons[action]["value"], "action_ts": "1"}]}))
-        (opened,) = slack.wait_for("/api/views.open")
+        slack.wait_for("/api/views.open")  # a loading view at once, then the ticket
+        (opened,) = slack.wait_for("/api/views.update")
         view = opened["view"]
         typed = {"f_subscription_id": SUB, "f_instance_count": "1"}  # valid where the gate checks the shape; hostile elsewhere
         values = {b["block_id"]: {"v": {"type": "plain_text_input", "value": typed.get(b["block_id"], f"{PINGS} x1")}}

@@ -50,6 +50,17 @@ def command(slack: FakeSlack, text: str, user: str = "U1", channel: str = "C1") 
                       "response_url": f"{slack.base}/response_url/cmd", "trigger_id": "1.2.3", "api_app_id": "A1"})
 
 
+def audited(store, count: int = 1, timeout: float = 10.0) -> list[dict]:
+    """The audit rows once `count` are there (the audit is written after the answer is sent)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        rows = store.audit_rows()
+        if len(rows) >= count:
+            return rows
+        time.sleep(0.02)
+    raise AssertionError(f"{len(store.audit_rows())} audit rows, wanted {count}")
+
+
 def interactive(payload: dict) -> str:
     return "payload=" + quote(json.dumps(payload))
 
@@ -64,7 +75,7 @@ def test_slash_diagnose_acks_fast_then_answers_on_response_url(slack, tmp_path):
     text = json.dumps(answer["blocks"])
     assert "azureml.endpoint.ERR_2200" in text and "draft_ticket" in text and "switch_lang" in text
     assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in answer["blocks"])
-    assert store.audit_rows()[0]["action"] == "diagnose"
+    assert audited(store)[0]["action"] == "diagnose"
 
 
 @pytest.mark.parametrize("kind", ["bad", "stale"])
@@ -109,7 +120,7 @@ def test_unauthorized_user_is_told_and_audited(slack, tmp_path):
     app.dispatch(signed(command(slack, "diagnose ERR_2200", user="UNOPE")))
     (answer,) = slack.wait_for("/response_url/cmd")
     assert answer["response_type"] == "ephemeral" and "not allowed" in answer["text"]
-    assert store.audit_rows()[0]["result"] == "denied"
+    assert audited(store)[0]["result"] == "denied"
     # a member of an allowed user group may
     app.dispatch(signed(command(slack, "diagnose ERR_2200", user="UGROUPIE")))
     answers = slack.wait_for("/response_url/cmd", 2)
@@ -155,8 +166,10 @@ def test_draft_ticket_modal_review_and_submit(slack, tmp_path):
                "actions": [{"type": "button", "action_id": "draft_ticket", "value": draft["value"], "action_ts": "1"}]}
     app.dispatch(signed(interactive(payload)))
     (opened,) = slack.wait_for("/api/views.open")
-    view = opened["view"]
-    assert opened["trigger_id"] == "trig-1" and view["callback_id"] == "ticket_modal"
+    assert opened["trigger_id"] == "trig-1"  # a loading view at once, then the ticket
+    (updated,) = slack.wait_for("/api/views.update")
+    view = updated["view"]
+    assert updated["view_id"] == "V1" and view["callback_id"] == "ticket_modal"
     prefilled = {b["block_id"]: b["element"].get("initial_value") for b in view["blocks"] if b["type"] == "input"}
     assert prefilled["f_endpoint"] == "fraud-scoring" and prefilled["f_subscription_id"] == SUB
 

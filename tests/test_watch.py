@@ -282,8 +282,11 @@ def test_new_failure_is_posted_once_diagnosed_with_mention_and_buttons_routed_pe
     assert ":red_circle: failing" in text
     assert "*First steps*\n1. Retry the training once" in text
     assert cv["metadata"] == {"event_type": "triage_alert", "event_payload": {"fingerprint": fp}}
-    assert buttons(cv) == {"acknowledge": {"alert": fp}, "draft_ticket": {"alert": fp}}
-    assert buttons(aml) == {"acknowledge": {"alert": aml_failure().fingerprint},
+    def on_call(fp: str) -> dict[str, dict[str, Any]]:  # Resolve, and Snooze 1 h / 4 h / 1 day
+        return {"resolve_alert": {"alert": fp}, **{f"snooze_alert_{t}": {"alert": fp, "for": t} for t in ("1h", "4h", "1d")}}
+
+    assert buttons(cv) == {"acknowledge": {"alert": fp}, **on_call(fp), "draft_ticket": {"alert": fp}}
+    assert buttons(aml) == {"acknowledge": {"alert": aml_failure().fingerprint}, **on_call(aml_failure().fingerprint),
                             "show_logs": {"job": "train-42", "target": "aml-prod"},
                             "draft_ticket": {"alert": aml_failure().fingerprint}}
     assert sections(aml).startswith("<!subteam^SONCALL> *Job ran out of memory*")
@@ -367,7 +370,7 @@ def test_the_acknowledge_button_in_the_slack_app_acks_once_and_a_late_click_does
         payload = {"type": "block_actions", "user": {"id": "U0ONCALL"}, "team": {"id": "T1"}, "channel": {"id": "CALERTS"},
                    "trigger_id": "t1", "container": {"type": "message", "message_ts": root},
                    "response_url": f"{env.slack.base}/response_url/act",
-                   "actions": [{"type": "button", "action_id": "acknowledge", "value": value, "action_ts": "1"}]}
+                   "actions": [{"type": "button", "action_id": "acknowledge", "value": value, "action_ts": str(time.time_ns())}]}
         assert app.dispatch(signed(interactive(payload))).status == 200
 
     click()

@@ -17,7 +17,9 @@ from bot.watch import SinkThrottled
 
 EVENT_TYPE = "triage_alert"
 REPLY_EVENT_TYPE = "triage_reply"
+SNOOZES = {"1h": 3600, "4h": 4 * 3600, "1d": 86_400}
 STATE_LABEL = {"open": ":red_circle: failing", "acked": ":large_yellow_circle: acknowledged", "recovered": ":large_green_circle: recovered",
+               "resolved": ":white_check_mark: resolved",
                "baseline": ":white_circle: known before triage started"}
 
 
@@ -28,20 +30,28 @@ def alert_blocks(alert: dict[str, Any]) -> list[dict[str, Any]]:
     state = STATE_LABEL.get(alert["state"], alert["state"])
     mention = [B.group_ref(alert["mention"]), " "] if alert.get("mention") and alert["state"] == "open" else []
     who = [" by ", B.user_ref(alert["acked_by"]), f" at {alert['acked_at']}"] if alert.get("acked_by") else []
+    if alert.get("resolved_by") and alert["state"] == "resolved":
+        who = [" by ", B.user_ref(alert["resolved_by"])]
+    snoozed = f" · reminder snoozed until {alert['snoozed_until']}" if alert.get("snoozed_until") and alert["state"] in ("open", "acked") else ""
     ticket = f" · ticket #{alert['ticket_id']} drafted" if alert.get("ticket_id") else ""
     lines = [*mention, f"*{alert['title']}*\n"
              f"`{alert['service']}` target `{alert['target']}` · {alert['kind']} `{alert['key']}` · status `{alert['status']}`\n"
-             f"{state}", *who, ticket]
+             f"{state}", *who, snoozed, ticket]
     blocks: list[dict[str, Any]] = [B.section(lines)]
     if f.get("message"):
         blocks.append(B.section(B.code(f["message"], 1500)))
+    if top.get("facts"):
+        blocks.append(B.context("What we read: " + " · ".join(f"{name} `{value}`" for name, value in top["facts"].items())))
     if top.get("evidence"):
-        blocks.append(B.section("*Why*\n" + B.code("\n".join(f"{e['line']}: {e['text']}" for e in top["evidence"]), 1500)))
+        blocks.append(B.section("*Why*\n" + B.code(B.evidence_lines(top["evidence"], "en"), 1500)))
     if top.get("steps"):
         blocks.append(B.section("*First steps*\n" + "\n".join(f"{i}. {s}" for i, s in enumerate(top["steps"][:3], 1))))
     buttons = []
     if alert["state"] == "open":
         buttons.append(B.button("Acknowledge", "acknowledge", {"alert": alert["fingerprint"]}, "primary"))
+    if alert["state"] in ("open", "acked"):
+        buttons.append(B.button("Resolve", "resolve_alert", {"alert": alert["fingerprint"]}))
+        buttons += [B.button(f"Snooze {label}", f"snooze_alert_{label}", {"alert": alert["fingerprint"], "for": label}) for label in SNOOZES]
     fields = f.get("fields", {})
     if f.get("service") == "azureml":
         if fields.get("endpoint") and fields.get("deployment"):
@@ -90,7 +100,7 @@ def alert_client(token: str, base_url: str | None = None, *, timeout: float = 15
     channel's history whether it is there. One call lasts at most timeout x (retries + 1) +
     retries x max_wait ([watch] slack_timeout_s, slack_retry_wait_s): the lease must outlast that.
     """
-    kwargs: dict[str, Any] = {"base_url": base_url} if base_url else {}
+    kwargs: dict[str, Any] = {"base_url": base_url.rstrip("/") + "/"} if base_url else {}  # with or without the trailing slash
     return WebClient(token=token, retry_handlers=[BoundedRateLimitRetry(retries, max_wait)], timeout=timeout, **kwargs)
 
 
@@ -118,13 +128,14 @@ class SlackSink:
     def update(self, channel: str, ts: str, alert: dict[str, Any]) -> None:
         self._call("chat_update", channel=channel, ts=ts, text=B.fallback(f"Failure: {alert['title']}"), blocks=alert_blocks(alert))
 
-    def reply(self, channel: str, thread_ts: str, text: str, user: str | None = None, key: str | None = None) -> None:
+    def reply(self, channel: str, thread_ts: str, text: str, user: str | None = None, key: str | None = None,
+              group: str | None = None) -> None:
         """A thread reply (or, without `thread_ts`, a channel notice); `key` rides along as metadata so a
-        retry after a crash can find it (find_reply) instead of posting it twice."""
+        retry after a crash can find it (find_reply) instead of posting it twice; `group` is mentioned first."""
         kwargs: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
         if key:
             kwargs["metadata"] = {"event_type": REPLY_EVENT_TYPE, "event_payload": {"key": key}}
-        parts: list[str] = []
+        parts: list[str] = [B.group_ref(group), " "] if group else []
         for i, piece in enumerate(text.split("{user}") if user else [text]):
             parts += [B.user_ref(user or ""), piece] if i else [piece]
         self._call("chat_postMessage", channel=channel, text=B.mrkdwn(parts), **kwargs)
@@ -187,3 +198,47 @@ def acknowledge_alert(h: Any, body: dict[str, Any], client: WebClient, respond: 
     state = {"state": "acked"} if alert.get("state") == "open" else {}
     watcher.note(value["alert"], f":eyes: Acknowledged by {{user}} at {at}.", user=user, acked_by=user, acked_at=at, **state)
     h._audit(user, channel, "button:acknowledge", value["alert"], "ok")
+
+
+def resolve_alert(h: Any, body: dict[str, Any], client: WebClient, respond: Any) -> None:
+    """Resolve button: the alert is closed by a person (no reminder, no buttons), the thread says who."""
+    from bot.store import utcnow
+    from bot.watch import Watcher
+
+    user = body.get("user", {}).get("id", "")
+    channel = (body.get("channel") or {}).get("id", "")
+    lang = h.locales.lang(user)
+    value = json.loads((body.get("actions") or [{}])[0].get("value") or "{}")
+    if not h._allowed("read", user, channel, lang, respond, "button:resolve", value.get("alert", "")):
+        return
+    watcher = Watcher(h.settings, h.store, SlackSink(client))
+    alert = watcher.alert(value.get("alert", "")) or {}
+    if alert.get("state") not in ("open", "acked"):
+        h._audit(user, channel, "button:resolve", value.get("alert", ""), f"not open ({alert.get('state')})")
+        return
+    watcher.note(value["alert"], f":white_check_mark: Resolved by {{user}} at {utcnow()}.", user=user, state="resolved", resolved_by=user)
+    h._audit(user, channel, "button:resolve", value["alert"], "ok")
+
+
+def snooze_alert(h: Any, body: dict[str, Any], client: WebClient, respond: Any) -> None:
+    """Snooze button (1 h, 4 h, 1 day): the reminder waits until then; the thread says who snoozed it and until when."""
+    from datetime import datetime, timedelta, timezone
+
+    from bot.watch import Watcher
+
+    user = body.get("user", {}).get("id", "")
+    channel = (body.get("channel") or {}).get("id", "")
+    lang = h.locales.lang(user)
+    value = json.loads((body.get("actions") or [{}])[0].get("value") or "{}")
+    if not h._allowed("read", user, channel, lang, respond, "button:snooze", value.get("alert", "")):
+        return
+    seconds = SNOOZES.get(str(value.get("for")))
+    watcher = Watcher(h.settings, h.store, SlackSink(client))
+    alert = watcher.alert(value.get("alert", "")) or {}
+    if seconds is None or alert.get("state") not in ("open", "acked"):
+        h._audit(user, channel, "button:snooze", json.dumps(value), "stale button")
+        return
+    until = (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
+    watcher.note(value["alert"], f":zzz: Snoozed by {{user}} for {value['for']}, until {until}.", user=user, snoozed_until=until,
+                 reminded_at=None)
+    h._audit(user, channel, "button:snooze", json.dumps(value), f"until {until}")

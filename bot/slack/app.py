@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import Ack, App, BoltResponse, Respond
+from slack_bolt import Ack, App, BoltRequest, BoltResponse, Respond
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -20,10 +21,11 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Settings
-from bot.errors import ConfigError, InputError, TriageError
+from bot.errors import CloudError, ConfigError, InputError, TriageError
 from bot.redact import redact
 from bot.slack import blocks as B
 from bot.slack.access import Access
+from bot.slack.alerts import resolve_alert, snooze_alert
 from bot.slack.handlers import Handlers
 from bot.slack.parse import parse, usage
 from bot.store import Store, open_store
@@ -31,10 +33,41 @@ from bot.store import Store, open_store
 log = logging.getLogger("triage.slack")
 
 LOCALE_TTL_S = 3600.0
+REPLAY_WINDOW_S = 300.0  # Slack's signature window: a signature seen inside it is refused the second time
+EVENT_MEMORY_S = 3600.0  # Slack retries an event for about an hour
+
+
+class Once:
+    """Remembers keys for a while: signatures already accepted, event IDs already handled."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.clock = ttl, clock
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def first(self, key: str) -> bool:
+        """True the first time `key` is seen inside the window, False after."""
+        now = self.clock()
+        with self._lock:
+            if len(self._seen) > 10_000:
+                self._seen = {k: t for k, t in self._seen.items() if now - t < self.ttl}
+            at = self._seen.get(key)
+            if at is not None and now - at < self.ttl:
+                return False
+            self._seen[key] = now
+            return True
+
+
+def api_base(url: str | None) -> str | None:
+    """SLACK_API_URL as the SDK wants it (with its trailing slash), whether or not it was written with one."""
+    if not url:
+        return None
+    return url.rstrip("/") + "/"
 
 
 def web_client(token: str, base_url: str | None = None) -> WebClient:
     """Slack Web API client that retries 429 (honouring Retry-After), 5xx and connection errors, boundedly."""
+    base_url = api_base(base_url)
     kwargs: dict[str, Any] = {"base_url": base_url} if base_url else {}
     return WebClient(
         token=token,
@@ -55,6 +88,12 @@ class Locales:
         self.client, self.default = client, default
         self._cache: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
+
+    def peek(self, user: str) -> str:
+        """The user's language if already known, else the default: for answers that cannot wait for users.info."""
+        with self._lock:
+            hit = self._cache.get(user)
+        return hit[1] if hit else self.default
 
     def lang(self, user: str) -> str:
         now = time.monotonic()
@@ -108,6 +147,23 @@ def build_app(
     access = Access(slack, lambda group: client.usergroups_users_list(usergroup=group).get("users", []))
     locales = Locales(client, settings.config.defaults.lang)
     h = Handlers(settings, store, access, locales, overrides=overrides)
+    app._triage_handlers = h  # type: ignore[attr-defined]  # tests drive a rendering path directly
+
+    signatures, events = Once(REPLAY_WINDOW_S), Once(EVENT_MEMORY_S)
+
+    @app.middleware
+    def once(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
+        """A signed request replayed inside the window is refused; an event Slack resends (X-Slack-Retry-Num) runs once."""
+        signature = (req.headers.get("x-slack-signature") or [""])[0]
+        if signature and not signatures.first(signature):
+            log.warning("refused a replayed request (signature already seen)")
+            return BoltResponse(status=401, body="replayed request")
+        event_id = req.body.get("event_id") if isinstance(req.body, dict) else None
+        if event_id and not events.first(str(event_id)):
+            retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
+            log.info("event %s already handled (Slack retry %s): acknowledged, not run again", event_id, retry)
+            return BoltResponse(status=200, body="")
+        return next()
 
     pool = ThreadPoolExecutor(max_workers=slack.workers, thread_name_prefix="triage-work")
 
@@ -127,15 +183,19 @@ def build_app(
     @app.command(slack.command)
     def on_command(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         """Answer inside Slack's 3 s: parse only; the work runs on the pool and answers via response_url."""
+        user, channel, raw = body.get("user_id", ""), body.get("channel_id", ""), body.get("text", "")
         try:
-            request = parse(body.get("text", ""))
+            request = parse(raw)
         except InputError as e:
             ack(response_type="ephemeral", text=B.mrkdwn(f"{e.message}\n{e.hint or usage()}"))
+            later(h.audit_raw, user, channel, "rejected", raw, f"rejected: {e.message}")
             return
         if request.verb == "help":
             ack(response_type="ephemeral", text=B.mrkdwn(usage()))
+            later(h.audit_raw, user, channel, "help", raw, "ok")
             return
-        ack(response_type="ephemeral", text=B.mrkdwn(B.L["en"]["working"] + f" `{request.verb}`"))
+        # the language already known for this user (no users.info before the ack); the result follows the locale
+        ack(response_type="ephemeral", text=B.mrkdwn(B.L[locales.peek(user)]["working"] + f" `{request.verb}`"))
         later(h.command, request, body, respond, client)
 
     @app.message_shortcut("diagnose_message")
@@ -161,7 +221,33 @@ def build_app(
     @app.action("draft_ticket")
     def draft_ticket(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
-        h.open_ticket_modal(body, client, respond)  # views.open needs the trigger_id within 3 s: local work only
+        view_id = h.open_loading(body, client, respond)  # the trigger_id expires in 3 s: open first, fill later
+        later(h.fill_ticket_modal, body, client, respond, view_id)
+
+    @app.action("resolve_alert")
+    def on_resolve(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        later(resolve_alert, h, body, client, respond)
+
+    @app.action(re.compile(r"^snooze_alert_"))
+    def on_snooze(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        later(snooze_alert, h, body, client, respond)
+
+    @app.shortcut("lookup_ids")
+    def on_lookup_ids(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        client.views_open(trigger_id=body.get("trigger_id", ""), view=h.ids_modal(body.get("user", {}).get("id", "")))
+
+    @app.view("ids_modal")
+    def on_ids_submit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        later(h.submit_ids, body, client)
+
+    @app.action("share_result")
+    def share_result(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        later(h.share, body, client, respond)
 
     @app.view("ticket_modal")
     def ticket_submit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -193,6 +279,23 @@ def healthz(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
     return app
 
 
+def check_slack(client: WebClient) -> None:
+    """auth.test before serving: an unreachable Slack or a bad token is said plainly, naming Slack and the URL."""
+    url = client.base_url
+    try:
+        client.auth_test()
+    except SlackApiError as e:
+        error = e.response.get("error") if isinstance(e.response.data, dict) else f"HTTP {e.response.status_code}"
+        if error in ("invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"):
+            raise ConfigError(f"Slack at {url} refused SLACK_BOT_TOKEN: {error}",
+                              hint="copy the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page") from None
+        raise CloudError(f"Slack at {url} answered auth.test with {error}") from None
+    except (OSError, SlackClientError) as e:
+        reason = getattr(e, "reason", None) or e
+        raise CloudError(f"cannot reach Slack at {url}: {reason}",
+                         hint="check the network or proxy; SLACK_API_URL overrides the Web API URL (for a local stand-in)") from None
+
+
 def serve(settings: Settings, *, http: bool = False, host: str = "0.0.0.0", port: int = 3000) -> None:
     """Run the app: Socket Mode by default, or HTTP for running behind a load balancer."""
     store = open_store(settings.store_location(), settings.config.store.busy_timeout_s)
@@ -201,6 +304,7 @@ def serve(settings: Settings, *, http: bool = False, host: str = "0.0.0.0", port
         from slack_bolt.adapter.wsgi import SlackRequestHandler
 
         app = build_app(settings, store)
+        check_slack(app.client)
         log.info("triage: HTTP mode on %s:%d/slack/events", host, port)
         waitress.serve(healthz(SlackRequestHandler(app)), host=host, port=port, threads=max(4, settings.config.slack.workers),
                        ident="triage")
@@ -212,5 +316,6 @@ def serve(settings: Settings, *, http: bool = False, host: str = "0.0.0.0", port
         raise ConfigError("SLACK_APP_TOKEN is not set (an app-level token xapp-… with connections:write)",
                           hint="or run `triage serve --http --port N` with SLACK_SIGNING_SECRET")
     app = build_app(settings, store, socket_mode=True)
+    check_slack(app.client)
     log.info("triage: Socket Mode")
     SocketModeHandler(app, app_token=app_token).start()

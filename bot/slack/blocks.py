@@ -21,11 +21,15 @@ L = {
     "en": {"why": "Why it matched", "steps": "What to do", "retry_yes": "A retry may help.",
            "retry_no": "A retry will not help until the cause is fixed.", "none": "No playbook explains this text. Nothing was guessed.",
            "none_hint": "Paste the error line itself and a few lines around it.", "draft": "Draft ticket", "logs": "Show logs",
-           "switch": "日本語", "ack": "Acknowledge", "more": "more matches", "working": "Working on it…", "score": "score"},
+           "switch": "日本語", "ack": "Acknowledge", "more": "more matches", "working": "Working on it…", "score": "score",
+           "read": "What we read", "context": "context", "line": "line",
+           "related": "Closest playbooks (not a diagnosis; similarity 0-1, `/triage playbook ID` shows one):"},
     "ja": {"why": "根拠", "steps": "対処手順", "retry_yes": "再試行が有効な可能性があります。",
            "retry_no": "原因を直すまで再試行しても解決しません。", "none": "該当するプレイブックはありません。推測はしていません。",
            "none_hint": "エラー行とその前後の数行を貼り付けてください。", "draft": "チケット下書き", "logs": "ログを表示",
-           "switch": "English", "ack": "確認済みにする", "more": "件の他の候補", "working": "処理中です…", "score": "スコア"},
+           "switch": "English", "ack": "確認済みにする", "more": "件の他の候補", "working": "処理中です…", "score": "スコア",
+           "read": "テキストから読み取った値", "context": "文脈", "line": "行",
+           "related": "近いプレイブック (診断ではありません。類似度 0-1、`/triage playbook ID` で表示):"},
 }
 
 
@@ -124,9 +128,10 @@ def diagnosis_blocks(d: Diagnosis, lang: str) -> list[dict[str, Any]]:
     blocks = [
         section(f"*{d.title}*\n`{d.id}` · {t['score']} {d.score} · {retry}\n{d.summary}"),
     ]
+    if d.facts:
+        blocks.append(context(f"{t['read']}: " + " · ".join(f"{name} `{value}`" for name, value in d.facts.items())))
     if d.evidence:
-        ev = "\n".join(f"{e.line}: {e.text}" for e in d.evidence)
-        blocks.append(section(f"*{t['why']}*\n" + code(ev, 2000)))
+        blocks.append(section(f"*{t['why']}*\n" + code(evidence_lines(d.evidence, lang), 2000)))
     steps = []
     for i, s in enumerate(d.steps, 1):
         line = f"{i}. {s.text}"
@@ -137,11 +142,26 @@ def diagnosis_blocks(d: Diagnosis, lang: str) -> list[dict[str, Any]]:
     return blocks
 
 
+def evidence_lines(evidence: Sequence[Any], lang: str) -> str:
+    """Evidence as lines: the decisive one marked ▶, context lines labelled. Items are Evidence or stored dicts."""
+    t = L[lang]
+    out = []
+    for i, e in enumerate(evidence):
+        line, text, role = (e["line"], e["text"], e.get("role", "match")) if isinstance(e, dict) else (e.line, e.text, e.role)
+        mark = "▶" if i == 0 and role == "match" else " "
+        label = f" ({t['context']})" if role == "context" else ""
+        out.append(f"{mark} {t['line']} {line}{label}: {text}")
+    return "\n".join(out)
+
+
 def diagnose_message(result: DiagnoseResult, *, diagnosis_id: int | None, top: int = 3) -> list[dict[str, Any]]:
     """The answer to a diagnosis: the best matches with evidence and steps, and buttons."""
     t = L[result.lang]
     if not result.matches:
-        return [section(f"{t['none']}\n{t['none_hint']}"), context(f"{result.input_lines} lines · {result.input_bytes} bytes")]
+        blocks = [section(f"{t['none']}\n{t['none_hint']}")]
+        if result.related:
+            blocks.append(section(f"{t['related']}\n" + "\n".join(f"• `{r.id}` {r.title} ({r.similarity:.2f})" for r in result.related[:10])))
+        return blocks + [context(f"{result.input_lines} lines · {result.input_bytes} bytes")]
     blocks: list[dict[str, Any]] = [header(result.matches[0].title)]
     for i, d in enumerate(result.matches[:top]):
         if i:

@@ -95,6 +95,9 @@ MIGRATIONS: list[Migration] = [
               ["ALTER TABLE diagnoses ADD COLUMN fields TEXT"], ["ALTER TABLE diagnoses ADD COLUMN fields TEXT"]),
     Migration(4, "the last successful poll of each watched target, for `triage watch status`",
               ["ALTER TABLE watched_targets ADD COLUMN last_ok TEXT"], ["ALTER TABLE watched_targets ADD COLUMN last_ok TEXT"]),
+    Migration(5, "alerts: resolved by whom, snoozed until when, reminded when",
+              [f"ALTER TABLE alerts ADD COLUMN {c} TEXT" for c in ("resolved_by", "snoozed_until", "reminded_at")],
+              [f"ALTER TABLE alerts ADD COLUMN {c} TEXT" for c in ("resolved_by", "snoozed_until", "reminded_at")]),
 ]
 LATEST = MIGRATIONS[-1].version
 

@@ -33,7 +33,8 @@ class Sink(Protocol):
 
     def update(self, channel: str, ts: str, alert: dict[str, Any]) -> None: ...
 
-    def reply(self, channel: str, thread_ts: str, text: str, user: str | None = None, key: str | None = None) -> None: ...
+    def reply(self, channel: str, thread_ts: str, text: str, user: str | None = None, key: str | None = None,
+              group: str | None = None) -> None: ...
 
     def find_posted(self, channel: str, fingerprint: str, since: str) -> str | None: ...
 
@@ -156,7 +157,8 @@ class Outbox:
         if op == "reply":
             # a crash or a timeout between reply and mark: the reply may be in the thread already
             if not (entry["attempts"] and self.sink.find_reply(channel, ts, key, entry["created"])):
-                self.sink.reply(channel, ts, payload["text"], payload.get("user"), key=key)
+                group = {"group": payload["group"]} if payload.get("group") else {}  # the on-call group, mentioned again in a reminder
+                self.sink.reply(channel, ts, payload["text"], payload.get("user"), key=key, **group)
         elif op == "update":
             self.sink.update(channel, ts, alert)  # idempotent: sending the same state again changes nothing
         self._mark(entry["id"])

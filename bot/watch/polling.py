@@ -16,6 +16,7 @@ from bot.watch.outbox import enqueue
 
 MAX_WORKERS = 32
 RECOVERED_TEXT = ":white_check_mark: No longer failing (retried and succeeded, or removed)."
+REMINDER_TEXT = ":alarm_clock: Still failing and nobody has acknowledged it yet."
 
 Result = tuple[str, Target, "list[Failure] | None", "TriageError | None"]
 
@@ -104,6 +105,25 @@ class Poller:
             else:
                 db.execute("update watched_targets set last_ok = ? where target = ?", [now, key])
             self._record(db, svc, t.name, failures, first and not self.post_baseline, active.get((svc, t.name), {}), now, report)
+        self._remind(db, now)
+
+    def _remind(self, db: Tx, now: str) -> None:
+        """One reminder in the thread of an alert nobody acknowledged after remind_after_s (or after its snooze)."""
+        after = self.settings.config.watch.remind_after_s
+        if not after:
+            return
+        from datetime import datetime, timedelta
+
+        cutoff = (datetime.fromisoformat(now) - timedelta(seconds=after)).isoformat()
+        rows = db.query("select fingerprint, channel, first_seen, snoozed_until from alerts where state = 'open' and acked_by is null "
+                        "and reminded_at is null and baseline = 0")
+        for r in rows:
+            due = r["first_seen"] <= cutoff if not r["snoozed_until"] else r["snoozed_until"] <= now
+            if not due:
+                continue
+            db.update("alerts", {"fingerprint": r["fingerprint"]}, {"reminded_at": now})
+            mention = self.settings.config.slack.oncall_group
+            enqueue(db, r["fingerprint"], "reply", r["channel"], {"text": REMINDER_TEXT, **({"group": mention} if mention else {})})
 
     def _health(self, db: Tx, key: str, target: str, error: TriageError | None, row: dict[str, Any] | None,
                 report: CycleReport) -> None:

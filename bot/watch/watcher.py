@@ -35,7 +35,8 @@ def failure_from_json(doc: dict[str, Any], lang: str = "en") -> Failure:
     for m in doc.get("matches", []):
         i = eng.by_id.get(m["id"])
         if i is not None:
-            matches.append(localize(eng.playbooks[i], score=m["score"], lang=lang, evidence=[Evidence(e["line"], e["text"]) for e in m["evidence"]]))
+            evidence = [Evidence(e["line"], e["text"], e.get("role", "match")) for e in m["evidence"]]
+            matches.append(localize(eng.playbooks[i], score=m["score"], lang=lang, evidence=evidence, facts=m.get("facts") or {}))
     return Failure(service=doc["service"], target=doc["target"], kind=doc["kind"], key=doc["key"], status=doc["status"],
                    message=doc.get("message", ""), fields=doc.get("fields", {}), matches=matches, log_excerpt=doc.get("log_excerpt", ""),
                    details=doc.get("details", {}))
