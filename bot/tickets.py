@@ -304,7 +304,8 @@ def _facts(failure: Failure) -> dict[str, Any]:
 _TEXT_FIELDS: list[tuple[str, re.Pattern[str]]] = [
     ("subscription_id", re.compile(r"(?i)(?:/subscriptions/|subscription(?:\s*id)?[\s:=\"']+)([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")),
     ("resource_group", re.compile(r"(?i)(?:/resourceGroups/|--resource-group[ =]|-g )([\w.()-]{1,90})")),
-    ("workspace", re.compile(r"(?i)(?:/workspaces/|--workspace-name[ =]|-w )([\w-]{2,33})")),
+    # a workspace's resource ID or CLI flag; not an authorization action (.../workspaces/computes/read)
+    ("workspace", re.compile(r"(?i)(?:(?:/providers/Microsoft\.MachineLearningServices|/resourcegroups/[\w.()-]{1,90})/workspaces/|--workspace-name[ =]|-w )([\w-]{2,33})")),
     ("endpoint", re.compile(r"(?i)(?:/onlineEndpoints/|--endpoint-name[ =]|endpoint[ :=]+)([a-z][a-z0-9-]{2,31})\b")),
     ("deployment", re.compile(r"(?i)(?:/deployments/|--deployment-name[ =]|online-deployment \w+ .*?--name[ =])([a-z][a-z0-9-]{2,31})\b")),
     ("instance_type", re.compile(r"\b(Standard_[A-Z][A-Za-z0-9_]+)\b")),

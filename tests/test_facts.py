@@ -86,6 +86,24 @@ def test_facts_are_read_from_real_text_and_fill_the_steps(text, service, playboo
     assert all(value in text for value in best.facts.values()), "every fact is a quote of the text"
     if step:
         assert any(step in s.text or step in (s.run or "") for s in best.steps), [s.text for s in best.steps]
+    # The facts that name a ticket field prefill it when a ticket is drafted from this paste.
+    from bot.playbooks.fields import FACT_TICKET_FIELDS
+
+    prefill = {FACT_TICKET_FIELDS[n]: v for n, v in facts.items() if n in FACT_TICKET_FIELDS}
+    if prefill:
+        fields = _drafted_fields(text, service)
+        assert {k: fields.get(k) for k in prefill} == prefill
+
+
+def _drafted_fields(text: str, service: str) -> dict[str, str]:
+    import io
+
+    from bot.commands.ticket import diagnose_and_save, failure_from_diagnosis
+    from bot.store import open_store
+
+    store = open_store(None)
+    diagnosis_id = diagnose_and_save(store, io.BytesIO(text.encode()), actor="U1", service=service, lang="en")
+    return failure_from_diagnosis(store, diagnosis_id, "en").fields
 
 
 def test_a_missing_fact_leaves_a_readable_placeholder():

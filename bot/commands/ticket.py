@@ -96,10 +96,11 @@ def failure_from_diagnosis(store: Store, diagnosis_id: int, lang: str) -> Failur
     first_line = top.evidence[0].text if top and top.evidence else ""
     code = (top.id.rsplit(".", 1)[-1] if top else "")
     fields = dict(row.get("fields") or extract_fields(row["excerpt"]))
-    # What the text itself said (the endpoint, the VM size, the region …) fills the matching fields.
+    # What the playbook read in the text (the endpoint, the VM size, the region …) fills the
+    # matching fields; it is more precise than the generic ID search over the whole paste.
     for name, value in (top.facts.items() if top else ()):
         if name in FACT_TICKET_FIELDS:
-            fields.setdefault(FACT_TICKET_FIELDS[name], value)
+            fields[FACT_TICKET_FIELDS[name]] = value
     if top and {"usage", "limit"} <= top.facts.keys():
         fields.setdefault("quota_usage", f"{top.facts['usage']}/{top.facts['limit']} cores used"
                           + (f", {top.facts['needed']} more needed" if "needed" in top.facts else ""))
