@@ -205,7 +205,12 @@ def facts_of(f: Found) -> dict[str, str]:
     return out
 
 
-def diagnose_text(text: str, *, service: str | None = None, lang: str = "en", top: int | None = None) -> DiagnoseResult:
-    """Diagnose a log or message text (no manifest recognition: see bot.commands.diagnose for pastes)."""
+def diagnose_log(text: str, *, service: str | None = None, lang: str = "en") -> list[Diagnosis]:
+    """The matches for a log or message text, best first; none for a blank text.
+
+    No manifest recognition: pasted texts go through bot.commands.diagnose, which has it.
+    """
+    if not text.strip():
+        return []
     check_lang(lang)
-    return scan_text(io.BytesIO(text.encode("utf-8", "replace")), service=service, lang=lang, top=top)
+    return scan_text(io.BytesIO(text.encode("utf-8", "replace")), service=service, lang=lang, top=None).matches

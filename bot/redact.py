@@ -273,7 +273,7 @@ _LABEL_RULES: list[tuple[re.Pattern[str], tuple[str, ...]]] = [  # (rule, substr
         ("curl", "wget"),
     ),
     (
-        _rx(rf"\baws[ \t]+configure[ \t]+set[ \t]+[a-z0-9_.-]*(?:secret|token|password|_key)(?<!_id)[ \t]+"
+        _rx(r"\baws[ \t]+configure[ \t]+set[ \t]+[a-z0-9_.-]*(?:secret|token|password|_key)(?<!_id)[ \t]+"
             + _value("s1", "s2", "s3")),
         ("configure",),
     ),

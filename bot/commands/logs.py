@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.commands import targets
-from bot.diagnosis import Diagnosis, check_lang, diagnose_text
+from bot.diagnosis import Diagnosis, check_lang, diagnose_log
 from bot.config import AzureMLTarget, Settings
 from bot.errors import InputError
 from bot.identifiers import check_aml_endpoint_name, check_aml_job_name, check_target_name
@@ -155,7 +155,7 @@ def deployment_logs(
     finally:
         provider.close()
     text = redact(raw)
-    matches = diagnose_text(text, service="azureml", lang=lang).matches if text.strip() else []
+    matches = diagnose_log(text, service="azureml", lang=lang)
     return DeploymentLogs(
         target=provider.target.name,
         workspace=provider.target.workspace,

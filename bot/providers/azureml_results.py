@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.diagnosis import Diagnosis, diagnose_text
+from bot.diagnosis import Diagnosis, diagnose_log
 from bot.redact import redact
 
 
@@ -172,4 +172,4 @@ def diagnose_failure(error_lines: list[str], log: str, lang: str) -> list[Diagno
     text = "\n".join(line.replace("\n", " ") for line in error_lines if line)
     if log.strip():
         text = f"{text}\n{redact(log)}" if text else redact(log)
-    return diagnose_text(text, service="azureml", lang=lang).matches if text.strip() else []
+    return diagnose_log(text, service="azureml", lang=lang)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from bot.diagnosis import Diagnosis, Evidence, diagnose_text, engine, localize
+from bot.diagnosis import Diagnosis, Evidence, diagnose_log, engine, localize
 from bot.redact import redact
 
 MAX_EVIDENCE = 6
@@ -14,7 +14,7 @@ MAX_EVIDENCE = 6
 def diagnose_lines(lines: Iterable[str], service: str, lang: str) -> list[Diagnosis]:
     """Diagnose synthesized text (one fact per line), as if a person had pasted it."""
     text = "\n".join(line.replace("\n", " ") for line in lines)
-    return diagnose_text(text, service=service, lang=lang).matches if text.strip() else []
+    return diagnose_log(text, service=service, lang=lang)
 
 
 def playbook_match(playbook_id: str, evidence: list[str], score: int, lang: str) -> Diagnosis | None:
