@@ -8,7 +8,7 @@ import time
 
 from freezegun import freeze_time
 
-from tests.test_watch import POST, UPDATE, buttons, cv_failure, env, interactive, sections, signed, slack, slack_app, started_clean  # noqa: F401
+from tests.test_watch import POST, UPDATE, buttons, cv_failure, env, interactive, one_cv_alert, sections, signed, slack, slack_app, started_clean  # noqa: F401
 
 
 def click(env, app, posted: dict, action: str, root: str) -> None:
@@ -21,12 +21,7 @@ def click(env, app, posted: dict, action: str, root: str) -> None:
 
 
 def test_resolve_closes_the_alert_and_the_thread_says_who(env):
-    w = started_clean(env)
-    env.scenario["cv-prod"] = [cv_failure()]
-    w.cycle()
-    (_, posted), = env.new_calls()
-    fp = cv_failure().fingerprint
-    root = w.alert(fp)["message_ts"]
+    w, posted, fp, root = one_cv_alert(env)
     click(env, slack_app(env), posted, "resolve_alert", root)
     env.slack.wait_for(UPDATE)
     calls = [c for c in env.new_calls() if c[0] in (POST, UPDATE)]
@@ -38,12 +33,7 @@ def test_resolve_closes_the_alert_and_the_thread_says_who(env):
 
 def test_one_reminder_for_an_alert_nobody_acknowledged_and_snooze_delays_it(env):
     with freeze_time("2026-12-06 06:00:00") as frozen:
-        w = started_clean(env)
-        env.scenario["cv-prod"] = [cv_failure()]
-        w.cycle()
-        (_, posted), = env.new_calls()
-        fp = cv_failure().fingerprint
-        root = w.alert(fp)["message_ts"]
+        w, posted, fp, root = one_cv_alert(env)
 
         frozen.tick(1700)
         w.cycle()

@@ -210,6 +210,16 @@ def started_clean(env: Env, **kw: Any) -> Watcher:
     assert env.new_calls() == []
     return w
 
+def one_cv_alert(env: Env) -> tuple[Watcher, dict[str, Any], str, str]:
+    """A clean start, then one Custom Vision failure posted: (watcher, the post's payload, fingerprint, root ts)."""
+    w = started_clean(env)
+    env.scenario["cv-prod"] = [cv_failure()]
+    w.cycle()
+    (_, posted), = env.new_calls()
+    fp = cv_failure().fingerprint
+    return w, posted, fp, w.alert(fp)["message_ts"]
+
+
 
 # ---- first start ----------------------------------------------------------------------------------
 
@@ -299,12 +309,7 @@ def test_new_failure_is_posted_once_diagnosed_with_mention_and_buttons_routed_pe
 
 
 def test_recovery_replies_in_the_thread_and_updates_the_root_and_failing_again_is_a_new_post(env):
-    w = started_clean(env)
-    env.scenario["cv-prod"] = [cv_failure()]
-    w.cycle()
-    env.new_calls()
-    fp = cv_failure().fingerprint
-    root = w.alert(fp)["message_ts"]
+    w, posted, fp, root = one_cv_alert(env)
 
     env.scenario["cv-prod"] = []
     report = w.cycle()
@@ -332,12 +337,7 @@ def test_recovery_replies_in_the_thread_and_updates_the_root_and_failing_again_i
 
 
 def test_acknowledge_through_note_replies_and_updates_the_root_with_who(env):
-    w = started_clean(env)
-    env.scenario["cv-prod"] = [cv_failure()]
-    w.cycle()
-    env.new_calls()
-    fp = cv_failure().fingerprint
-    root = w.alert(fp)["message_ts"]
+    w, posted, fp, root = one_cv_alert(env)
 
     app_side = env.watcher()  # the Slack app's own Watcher, beside the running one
     at = "2024-05-01T10:00:00+00:00"
@@ -357,12 +357,7 @@ def test_acknowledge_through_note_replies_and_updates_the_root_with_who(env):
 
 
 def test_the_acknowledge_button_in_the_slack_app_acks_once_and_a_late_click_does_not_reopen(env):
-    w = started_clean(env)
-    env.scenario["cv-prod"] = [cv_failure()]
-    w.cycle()
-    (_, posted), = env.new_calls()
-    fp = cv_failure().fingerprint
-    root = w.alert(fp)["message_ts"]
+    w, posted, fp, root = one_cv_alert(env)
     app = slack_app(env)
 
     def click() -> None:
@@ -411,12 +406,7 @@ def test_a_note_before_the_root_is_posted_goes_back_to_the_watcher_in_order(env)
 
 
 def test_the_watcher_leaves_a_note_in_flight_alone_until_its_claim_expires(env):
-    w = started_clean(env)
-    env.scenario["cv-prod"] = [cv_failure()]
-    w.cycle()
-    env.new_calls()
-    fp = cv_failure().fingerprint
-    app_side = env.watcher()
+    w, _, fp, root = one_cv_alert(env)
     with env.store.transaction() as db:  # the Slack app recorded a note, then died before sending it
         enqueue(db, fp, "reply", "CALERTS", {"text": ":eyes: Acknowledged by <@U0ONCALL>."}, env.clock() + 60)
 
@@ -424,7 +414,7 @@ def test_the_watcher_leaves_a_note_in_flight_alone_until_its_claim_expires(env):
     env.clock.now += 61
     assert w.cycle().posted == 1
     calls = env.new_calls()
-    assert paths(calls) == [POST] and calls[0][1]["thread_ts"] == w.alert(fp)["message_ts"]
+    assert paths(calls) == [POST] and calls[0][1]["thread_ts"] == root
 
 
 # ---- targets that do not answer ------------------------------------------------------------------
@@ -690,6 +680,19 @@ def kill(p: subprocess.Popen) -> None:
     p.send_signal(signal.SIGKILL)
     p.wait(timeout=10)
 
+def kill_once_posted(config: Path, slack: FakeSlack, log: Path, posted: Callable[[], Any], what: str) -> None:
+    """Run one watch cycle whose Slack posts land but whose answers never come back; kill it
+    with SIGKILL as soon as `posted()` sees the message: the outbox cannot know it was sent."""
+    slack.hang[POST] = "after"
+    p = watch_process(config, slack, log, "--once")
+    try:
+        wait_until(posted, 60, what, log)
+        kill(p)
+    finally:
+        if p.poll() is None:
+            kill(p)
+
+
 
 def alert_messages(slack: FakeSlack, channel: str = "CALERTS") -> list[dict[str, Any]]:
     return [m for m in slack.messages.get(channel, []) if (m.get("metadata") or {}).get("event_type") == "triage_alert"]
@@ -725,14 +728,8 @@ def test_killed_between_record_and_post_the_restart_posts_exactly_once(tmp_path,
 
 def test_killed_between_post_and_mark_the_restart_finds_the_message_and_posts_nothing(tmp_path, slack, cv, store_location, store):
     config, db = write_config(tmp_path, cv, store_location), store
-    slack.hang[POST] = "after"  # Slack posts the message, the answer never comes back
-    p = watch_process(config, slack, tmp_path / "first.log", "--once")
-    try:
-        wait_until(lambda: alert_messages(slack), 60, "the alert to be posted", tmp_path / "first.log")
-        kill(p)
-    finally:
-        if p.poll() is None:
-            kill(p)
+    # Slack posts the message, the answer never comes back
+    kill_once_posted(config, slack, tmp_path / "first.log", lambda: alert_messages(slack), "the alert to be posted")
     assert query(db, "select op, posted_at, attempts from outbox") == [("post", None, 1)]
     slack.hang.clear()
 
@@ -926,14 +923,8 @@ def test_killed_right_after_a_thread_reply_the_restart_finds_it_and_replies_once
     (root,) = alert_messages(slack)
     cv.iterations[WIDGETS].append(iteration("6c2d0e7f-8091-4b2c-8d3e-4f5a6b7c8d9e", WIDGETS, "Iteration 3", "Completed",
                                             "2024-05-02T08:00:00Z", "2024-05-02T08:45:00Z"))
-    slack.hang[POST] = "after"  # the recovery reply lands in the thread; its answer never comes back
-    p = watch_process(config, slack, tmp_path / "second.log", "--once")
-    try:
-        wait_until(lambda: thread_replies(slack, root["ts"]), 60, "the recovery reply", tmp_path / "second.log")
-        kill(p)
-    finally:
-        if p.poll() is None:
-            kill(p)
+    # the recovery reply lands in the thread; its answer never comes back
+    kill_once_posted(config, slack, tmp_path / "second.log", lambda: thread_replies(slack, root["ts"]), "the recovery reply")
     assert query(db, "select op, posted_at, attempts from outbox where op != 'post' order by id") == [("reply", None, 1), ("update", None, 0)]
     slack.hang.clear()
 
@@ -947,14 +938,8 @@ def test_killed_right_after_a_thread_reply_the_restart_finds_it_and_replies_once
 
 def test_the_restart_check_pages_through_a_busy_channel_back_to_the_alert(tmp_path, slack, cv, store_location, store):
     config, db = write_config(tmp_path, cv, store_location), store
-    slack.hang[POST] = "after"  # posted, no answer, killed: the outbox does not know
-    p = watch_process(config, slack, tmp_path / "first.log", "--once")
-    try:
-        wait_until(lambda: alert_messages(slack), 60, "the alert to be posted", tmp_path / "first.log")
-        kill(p)
-    finally:
-        if p.poll() is None:
-            kill(p)
+    # posted, no answer, killed: the outbox does not know
+    kill_once_posted(config, slack, tmp_path / "first.log", lambda: alert_messages(slack), "the alert to be posted")
     slack.hang.clear()
     for i in range(450):  # people talk in the channel meanwhile: the alert is far behind the first page
         slack.answer(POST, {"channel": "CALERTS", "text": f"chatter {i}"})
