@@ -401,3 +401,32 @@ def test_a_later_completed_run_of_the_same_experiment_recovers_the_failed_job():
     provider, _, _ = make_provider(routes)
     job = {f.key: f for f in provider.failures()}["quiet_lamp_x7k2m9"]
     assert job.details["recovered_by"] == "run 'bold_tiger_q4w8e1' of experiment 'image-classifier-training' completed (started 2024-05-20T08:30:00+00:00)"
+
+
+def test_a_failed_deployment_provisioned_again_is_a_recovery_marker_for_the_watcher():
+    provider, _, _ = make_provider(standard_routes())
+    failures = provider.failures()
+    assert "image-classifier/green" in {f.key for f in failures}
+    assert "image-classifier/green" not in {m.key for m in provider.watch_markers()}
+    assert "image-classifier/blue" in {m.key for m in provider.watch_markers()}  # never failed: harmless, no alert has its fingerprint
+
+    def deployments(state: str) -> Reply:
+        doc = fixture("deployments_image-classifier.json")
+        for d in doc["value"]:
+            if d["name"] == "green":
+                d["properties"]["provisioningState"] = state
+                d["systemData"]["lastModifiedAt"] = "2024-05-20T09:15:00.0000000Z"
+        return Reply(body=doc)
+
+    for state, details in (("Updating", {"in_progress": "Updating"}),
+                           ("Succeeded", {"recovered_by": "deployment image-classifier/green provisioned again (Succeeded) "
+                                                          "at 2024-05-20T09:15:00+00:00"})):
+        routes = [r if r[1] != r"/onlineEndpoints/image-classifier/deployments\?" else (r[0], r[1], deployments(state))
+                  for r in standard_routes()]
+        provider, _, _ = make_provider(routes)
+        failures = provider.failures()
+        assert "image-classifier/green" not in {f.key for f in failures}  # `triage status` lists only what fails now
+        (marker,) = [m for m in provider.watch_markers() if m.key == "image-classifier/green"]
+        assert marker.details == details
+        failed = next(f for f in make_provider(standard_routes())[0].failures() if f.key == "image-classifier/green")
+        assert marker.fingerprint == failed.fingerprint  # the same alert

@@ -318,9 +318,9 @@ def test_recovery_replies_in_the_thread_and_updates_the_root_and_failing_again_i
     assert paths(calls) == [POST, UPDATE]
     reply, update = calls[0][1], calls[1][1]
     assert (reply["channel"], reply["thread_ts"]) == ("CALERTS", root)
-    assert reply["text"] == ":white_check_mark: No longer failing (retried and succeeded, or removed)."
+    assert reply["text"] == ":white_check_mark: No longer failing: no longer listed as failed (retried and succeeded, or removed)."
     assert (update["channel"], update["ts"]) == ("CALERTS", root)
-    assert ":large_green_circle: recovered" in sections(update)
+    assert ":large_green_circle: recovered: no longer listed as failed (retried and succeeded, or removed)" in sections(update)
     assert "<!subteam^" not in sections(update)  # nobody is paged about a recovery
     assert buttons(update) == {"draft_ticket": {"alert": fp}}
     assert w.cycle().recovered == 0 and env.new_calls() == []
@@ -896,9 +896,10 @@ def test_a_later_completed_iteration_recovers_the_alert_in_its_thread_and_root_o
     log = run_once(config, slack, tmp_path / "second.log")
     assert json.loads(log.split("cycle: ", 1)[1].splitlines()[0])["recovered"] == 1
     (reply,) = thread_replies(slack, root["ts"])
-    assert "Recovered by retraining" in reply and "'Iteration 3' completed at 2024-05-02T08:45:00Z" in reply
+    assert reply == ":white_check_mark: Recovered: iteration 'Iteration 3' completed at 2024-05-02T08:45:00Z."
     (update,) = slack.bodies(UPDATE)
-    assert update["ts"] == root["ts"] and "recovered" in sections(update)
+    assert update["ts"] == root["ts"]
+    assert ":large_green_circle: recovered: iteration 'Iteration 3' completed at 2024-05-02T08:45:00Z" in sections(update)
     assert query(db, "select state from alerts") == [("recovered",)]
 
     run_once(config, slack, tmp_path / "third.log")  # the failed iteration is still listed: nothing more is said
@@ -912,6 +913,51 @@ def test_an_iteration_already_retrained_before_triage_saw_it_is_not_posted(env):
     env.scenario["cv-prod"] = [f]
     report = w.cycle()
     assert (report.new, report.posted) == (0, 0) and env.new_calls() == []
+
+
+def aml_deployment(state: str | None = None) -> Failure:
+    """The failed deployment, or (with `state`) the provider's marker for it once it is not failed any more."""
+    f = Failure(service="azureml", target="aml-prod", kind="deployment", key="image-classifier/green", status="Failed",
+                message="deployment image-classifier/green failed: ResourceNotReady", fields={"endpoint": "image-classifier", "deployment": "green"},
+                matches=[diagnosis("azureml.endpoint.resource_not_ready", "Container crashed at start-up", "Read the container log")])
+    if state == "Succeeded":
+        return Failure(f.service, f.target, f.kind, f.key, f.status,
+                       details={"recovered_by": "deployment image-classifier/green provisioned again (Succeeded) at 2024-05-20T09:15:00+00:00"})
+    if state:
+        return Failure(f.service, f.target, f.kind, f.key, f.status, details={"in_progress": state})
+    return f
+
+
+def test_a_deployment_being_provisioned_again_stays_failing_and_its_success_recovers_the_alert(env):
+    w = started_clean(env)
+    env.scenario["aml-prod"] = [aml_deployment()]
+    assert w.cycle().new == 1 and paths(env.new_calls()) == [POST]
+    fp, root = aml_deployment().fingerprint, env.slack.messages["CMLOPS"][0]["ts"]
+
+    env.scenario["aml-prod"] = [aml_deployment("Updating")]  # `az ml online-deployment update` is running
+    report = w.cycle()
+    assert (report.new, report.recovered) == (0, 0) and env.new_calls() == []
+    assert w.alert(fp)["state"] == "open"
+
+    env.scenario["aml-prod"] = [aml_deployment("Succeeded")]
+    report = w.cycle()
+    calls = env.new_calls()
+    assert report.recovered == 1 and paths(calls) == [POST, UPDATE]
+    reply, update = calls[0][1], calls[1][1]
+    assert reply["thread_ts"] == root
+    assert reply["text"] == ":white_check_mark: Recovered: deployment image-classifier/green provisioned again (Succeeded) at 2024-05-20T09:15:00+00:00."
+    assert update["ts"] == root and ":large_green_circle: recovered: deployment image-classifier/green provisioned again" in sections(update)
+    assert set(buttons(update)) == {"show_logs", "draft_ticket"}  # nothing left to acknowledge, resolve or snooze
+
+    env.scenario["aml-prod"] = [aml_deployment("Succeeded")]  # still fine: nothing more is said
+    assert w.cycle().recovered == 0 and env.new_calls() == []
+
+
+def test_a_deployment_marker_never_becomes_an_alert_of_its_own(env):
+    w = started_clean(env)
+    env.scenario["aml-prod"] = [aml_deployment("Succeeded"), aml_deployment("Creating")]
+    report = w.cycle()
+    assert (report.new, report.recovered) == (0, 0) and env.new_calls() == []
 
 
 # ---- exactly once for every message -----------------------------------------------------------------

@@ -9,6 +9,13 @@ Every provider has the same shape:
     .ids(name=None)  -> a dataclass with to_json()
     .failures()      -> list[bot.failures.Failure], each already diagnosed
     .probe()         -> str: one cheap read call; raises a CloudError naming what is not allowed
+
+and may have, for the watcher (read after `failures()`, from what that call already fetched):
+
+    .watch_markers() -> list[Failure] with the identity of a failure that is no longer listed:
+                        details["recovered_by"] says what fixed it (a failed deployment provisioned
+                        again), details["in_progress"] that it is being retried (still failing until
+                        it settles, so its alert is neither recovered nor posted again)
 """
 
 from __future__ import annotations

@@ -185,6 +185,7 @@ class AzureMLProvider:
     service = "azureml"
 
     def __init__(self, target: AzureMLTarget, settings: Settings, *, lang: str | None = None, **overrides: Any) -> None:
+        self._markers: list[Failure] = []
         known = {f.name for f in fields(Connection)}
         unknown = sorted(set(overrides) - known)
         if unknown:
@@ -266,6 +267,7 @@ class AzureMLProvider:
             self._region = next((_value(getattr(e, "location", None)) or None for e in endpoints), None)
         deployments = [d for group in pmap(self._deployments_of, [e.name for e in endpoints], WORKERS) for d in group]
         failed_deps = [d for d in deployments if _value(d.provisioning_state) == "Failed"]
+        self._markers = [m for m in map(self._deployment_marker, deployments) if m is not None]
         recent = self._recent_jobs(scan=JOBS_SCANNED)
         failed_jobs = [j for j in recent if _value(j.status) == "Failed"]
         failed_jobs = failed_jobs[:FAILED_JOBS_DIAGNOSED]
@@ -282,6 +284,25 @@ class AzureMLProvider:
             if later is not None:  # retrained: a later run of the same experiment completed
                 f.details["recovered_by"] = later
         return out + jobs
+
+    def watch_markers(self) -> list[Failure]:
+        """Deployments of the last `failures()` call that are not failed now, under a failed deployment's
+        identity: provisioned again (what recovered it, and when), or being re-provisioned."""
+        return list(self._markers)
+
+    def _deployment_marker(self, dep: Any) -> Failure | None:
+        state = _value(dep.provisioning_state)
+        if state == "Failed":
+            return None
+        key = f"{dep.endpoint_name}/{dep.name}"
+        if state != "Succeeded":  # Creating, Updating, Scaling, Deleting, Canceled: not settled, not fixed
+            details: dict[str, Any] = {"in_progress": state}
+        else:
+            ctx = getattr(dep, "creation_context", None)
+            when = _when(getattr(ctx, "last_modified_at", None) or getattr(ctx, "created_at", None))
+            at = f" at {when.isoformat(timespec='seconds')}" if when else ""
+            details = {"recovered_by": f"deployment {key} provisioned again ({state}){at}"}
+        return Failure(service=self.service, target=self.target.name, kind="deployment", key=key, status="Failed", details=details)
 
     def probe(self) -> str:
         """One cheap read: list the workspace's online endpoints."""

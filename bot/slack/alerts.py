@@ -28,6 +28,8 @@ def alert_blocks(alert: dict[str, Any]) -> list[dict[str, Any]]:
     f = alert["failure"]
     top = (f.get("matches") or [{}])[0]
     state = STATE_LABEL.get(alert["state"], alert["state"])
+    if alert["state"] == "recovered" and f.get("recovery"):
+        state += f": {f['recovery']}"  # what recovered it: the later iteration, run, model version or deployment
     mention = [B.group_ref(alert["mention"]), " "] if alert.get("mention") and alert["state"] == "open" else []
     who = [" by ", B.user_ref(alert["acked_by"]), f" at {alert['acked_at']}"] if alert.get("acked_by") else []
     if alert.get("resolved_by") and alert["state"] == "resolved":

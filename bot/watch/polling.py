@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,8 @@ from bot.store import Tx, dumps, utcnow
 from bot.watch.outbox import enqueue
 
 MAX_WORKERS = 32
-RECOVERED_TEXT = ":white_check_mark: No longer failing (retried and succeeded, or removed)."
+GONE = "no longer listed as failed (retried and succeeded, or removed)"
+RECOVERED_TEXT = f":white_check_mark: No longer failing: {GONE}."
 REMINDER_TEXT = ":alarm_clock: Still failing and nobody has acknowledged it yet."
 
 Result = tuple[str, Target, "list[Failure] | None", "TriageError | None"]
@@ -60,7 +62,9 @@ class Poller:
         provider = self._providers.get((service, target.name))
         if provider is None:
             provider = self._providers[(service, target.name)] = get_provider(service, target, self.settings)
-        return provider.failures()
+        found = provider.failures()
+        markers = getattr(provider, "watch_markers", None)
+        return found + markers() if markers is not None else found
 
     def targets(self) -> list[tuple[str, Target]]:
         c = self.settings.config
@@ -149,13 +153,16 @@ class Poller:
         channel = self.channel_for(target)
         by_fp: dict[str, Failure] = {}
         retrained: dict[str, str] = {}  # still listed as failed, but a later training or run succeeded
+        retrying: set[str] = set()  # being provisioned again: still failing until it settles, not new
         for f in failures:
             if f.details.get("recovered_by"):
                 retrained.setdefault(f.fingerprint, str(f.details["recovered_by"]))
+            elif f.details.get("in_progress"):
+                retrying.add(f.fingerprint)
             else:
                 by_fp.setdefault(f.fingerprint, f)
         fresh = {fp: f for fp, f in by_fp.items() if fp not in active}
-        still = [(now, fp) for fp in by_fp if fp in active]
+        still = [(now, fp) for fp in {*by_fp, *retrying} if fp in active]
         if still:
             db.executemany("update alerts set last_seen = ? where fingerprint = ?", still)
         known: set[str] = set()  # recovered alerts failing again
@@ -183,12 +190,15 @@ class Poller:
             report.new += 1
         # alerts of this target that no longer fail: retrained, retried and succeeded, or removed
         for fp, row in active.items():
-            if fp in by_fp:
+            if fp in by_fp or fp in retrying:
                 continue
-            db.execute("update alerts set state = 'recovered', last_seen = ? where fingerprint = ?", [now, fp])
+            how = redact(retrained[fp]) if fp in retrained else GONE
+            (doc,) = db.query("select failure from alerts where fingerprint = ?", [fp])
+            failure = json.loads(doc["failure"] or "{}") | {"recovery": how}  # the root message says what recovered it
+            db.execute("update alerts set state = 'recovered', last_seen = ?, failure = ? where fingerprint = ?", [now, dumps(failure), fp])
             if row["state"] == "baseline":
                 continue  # never posted: nothing to update; failing again later is a new alert
-            text = f":white_check_mark: Recovered by retraining: {redact(retrained[fp])}." if fp in retrained else RECOVERED_TEXT
+            text = f":white_check_mark: Recovered: {how}." if fp in retrained else RECOVERED_TEXT
             enqueue(db, fp, "reply", row["channel"], {"text": text})
             enqueue(db, fp, "update", row["channel"], {})
             report.recovered += 1
