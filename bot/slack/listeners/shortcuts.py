@@ -29,7 +29,17 @@ def register(app: App, deps: Deps) -> None:
     @app.shortcut("lookup_ids")
     def on_lookup_ids(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        client.views_open(trigger_id=body.get("trigger_id", ""), view=ids_modal(deps.settings.config))
+        user = user_of(body)
+        lang = deps.locales.peek(user)  # the trigger expires in 3 s: open in the language already known
+        opened = client.views_open(trigger_id=body.get("trigger_id", ""), view=ids_modal(deps.settings.config, lang))
+        deps.later(relabel_ids_modal, deps, user, lang, (opened.get("view") or {}).get("id"), client)
+
+
+def relabel_ids_modal(deps: Deps, user: str, shown: str, view_id: str | None, client: WebClient) -> None:
+    """The Look up IDs modal again in the user's language once users.info has told it, when it was opened in another."""
+    lang = deps.locales.lang(user)
+    if view_id and lang != shown:
+        client.views_update(view_id=view_id, view=ids_modal(deps.settings.config, lang))
 
 
 def message_text(message: dict[str, Any]) -> str:
