@@ -68,7 +68,8 @@ def configured_targets(config: Config) -> list[str]:
 
 
 def ids_modal(config: Config, lang: str = "en") -> dict[str, Any]:
-    """Look up IDs: service and target from the configuration (no cloud call: the trigger expires in 3 s)."""
+    """Look up IDs: service and target from the configuration (no cloud call: the trigger expires in 3 s),
+    the project from the target's live list (an external select: listeners/options.py) or typed."""
     targets = configured_targets(config)
     blocks: list[dict[str, Any]] = [
         {"type": "input", "block_id": "service", "label": plain(ui(lang, "service"), 150),
@@ -77,7 +78,10 @@ def ids_modal(config: Config, lang: str = "en") -> dict[str, Any]:
     if targets:
         blocks.append({"type": "input", "block_id": "target", "optional": True, "label": plain(ui(lang, "target"), 150),
                        "element": {"type": "static_select", "action_id": "v", "options": [option(t) for t in targets[:100]]}})
-    blocks.append({"type": "input", "block_id": "name", "optional": True, "label": plain(ui(lang, "project"), 150),
+    blocks.append({"type": "input", "block_id": "project", "optional": True, "label": plain(ui(lang, "project_pick"), 150),
+                   "element": {"type": "external_select", "action_id": "ids_project", "min_query_length": 0,
+                               "placeholder": plain(ui(lang, "project"), 150)}})
+    blocks.append({"type": "input", "block_id": "name", "optional": True, "label": plain(ui(lang, "project_typed"), 150),
                    "element": {"type": "plain_text_input", "action_id": "v", "max_length": 200}})
     return {"type": "modal", "callback_id": "ids_modal", "title": plain(ui(lang, "ids_title"), TITLE_MAX),
             "submit": plain(ui(lang, "ids_submit"), TITLE_MAX), "close": plain(ui(lang, "cancel"), TITLE_MAX),

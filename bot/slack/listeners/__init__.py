@@ -5,9 +5,9 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.slack.deps import Deps
-from bot.slack.listeners import actions, commands, events, shortcuts, views
+from bot.slack.listeners import actions, commands, events, options, shortcuts, views
 
 
 def register(app: App, deps: Deps) -> None:
-    for module in (commands, shortcuts, actions, views, events):
+    for module in (commands, shortcuts, actions, views, events, options):
         module.register(app, deps)

@@ -75,7 +75,8 @@ def submit_ids(deps: Deps, body: dict[str, Any], client: WebClient) -> None:
     user = user_of(body)
     lang = deps.locales.lang(user)
     view = body.get("view") or {}
-    service, target, name = picked(view, "service") or "", picked(view, "target"), picked(view, "name")
+    service, target = picked(view, "service") or "", picked(view, "target")
+    name = picked(view, "project", "ids_project") or picked(view, "name")  # picked from the live list, else typed
     args = f"{service} {name or ''} --target {target or ''}"
     if not deps.access.allowed("read", user, None):
         deps.audit(user, "", "shortcut:ids", args, "denied")
