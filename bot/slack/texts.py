@@ -109,7 +109,7 @@ def error(e: TriageError, lang: str, *, mark: str = ":warning: ") -> str:
 
 def rejected(e: TriageError, lang: str, usage: str) -> str:
     """Input the parser refused, answered at the acknowledgement with the usage."""
-    return ui(lang, "rejected", message=e.message) + "\n" + (ui(lang, "hint", hint=e.hint) if e.hint and lang == "ja" else e.hint or usage)
+    return ui(lang, "rejected", message=e.message) + "\n" + (ui(lang, "hint", hint=e.hint) if e.hint else usage)
 
 
 def field_label(name: str, lang: str) -> str:
