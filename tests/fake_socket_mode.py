@@ -35,7 +35,7 @@ class FakeSocketMode:
         self._current: ServerConnection | None = None
         self._cond = threading.Condition()
         self._seq = itertools.count(1)
-        self.server: Server = serve(self._session, "127.0.0.1", 0, ping_interval=None, close_timeout=2)
+        self.server: Server = serve(self._session, "127.0.0.1", 0, ping_interval=None, close_timeout=1)
         self.port = self.server.socket.getsockname()[1]
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()

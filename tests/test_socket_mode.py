@@ -19,6 +19,7 @@ from tests.fake_slack import FakeSlack
 from tests.fake_socket_mode import FakeSocketMode
 
 ROOT = Path(__file__).resolve().parent.parent
+SUB = "6d2c0f7e-1b5a-4c1e-9d6e-2f1a7c3b9e40"
 OOM = "diagnose ERROR: (OutOfQuota) Not enough quota available for Standard_DS3_v2"
 
 
@@ -29,7 +30,8 @@ class Served:
         self.slack, self.sm = FakeSlack(), FakeSocketMode()
         self.slack.socket_mode = self.sm
         config = tmp_path / "triage.toml"
-        config.write_text(f'[store]\npath = "{tmp_path / "triage.db"}"\n[slack]\nsupport_channel = "CSUPPORT"\n', encoding="utf-8")
+        config.write_text(f'[defaults]\nsubscription_id = "{SUB}"\n[store]\npath = "{tmp_path / "triage.db"}"\n'
+                          '[slack]\nsupport_channel = "CSUPPORT"\n', encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "SLACK_", "CV_"))}
         env |= {"PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_APP_TOKEN": app_token,
                 "SLACK_API_URL": f"{self.slack.base}/api"}
@@ -116,3 +118,101 @@ def test_a_refused_app_token_ends_serve_with_one_line_naming_slack_and_exit_2(tm
         assert [b["token"] for b in s.slack.bodies("/api/apps.connections.open")] == ["xapp-revoked"]
     finally:
         s.close()
+
+
+def block_actions(s: Served, action: str, value: str, trigger: str = "trig-1") -> dict:
+    return {"type": "block_actions", "user": {"id": "U1"}, "team": {"id": "T1"}, "api_app_id": "A1", "trigger_id": trigger,
+            "channel": {"id": "C1"}, "container": {"type": "message", "message_ts": "1.1"},
+            "response_url": f"{s.slack.base}/response_url/act",
+            "actions": [{"type": "button", "action_id": action, "block_id": "diagnosis_actions", "value": value,
+                         "action_ts": str(time.time())}]}
+
+
+def button(answer: dict, action: str) -> dict:
+    return next(e for b in answer["blocks"] if b["type"] == "actions" for e in b["elements"] if e["action_id"] == action)
+
+
+def test_message_shortcut_is_acked_and_answered_in_the_thread(served):
+    s = served
+    payload = {"type": "message_action", "callback_id": "diagnose_message", "trigger_id": "1.2.3", "user": {"id": "U1"},
+               "team": {"id": "T1"}, "channel": {"id": "C9"}, "response_url": f"{s.slack.base}/response_url/sc",
+               "message_ts": "1699999999.000200", "message": {"type": "message", "ts": "1699999999.000200",
+                                                              "text": "OOM? no: ERR_1100: Not enough quota"}}
+    eid = s.sm.send("interactive", payload)
+    assert "payload" not in s.sm.ack(eid)  # an empty ack: the answer is a thread reply
+    (post,) = s.slack.wait_for("/api/chat.postMessage", timeout=30)
+    assert post["channel"] == "C9" and post["thread_ts"] == "1699999999.000200"
+    assert "ERR_1100" in json.dumps(post["blocks"])
+
+
+def test_button_clicks_and_view_submissions_over_the_socket(served):
+    """The diagnosis' buttons (switch language, draft ticket) and the ticket modal's submission, as in
+    test_slack.py's HTTP tests: the same response_url answers, views.open then views.update, field errors
+    in the acknowledgement's payload, the ready ticket posted to the support channel."""
+    s = served
+    text = (OOM + f" in SubscriptionId {SUB}"
+            "\n$ az ml online-deployment create --endpoint-name fraud-scoring --name blue -g rg-ml -w ws-prod")
+    s.sm.ack(s.sm.send("slash_commands", slash(s, text), accepts_response_payload=True))
+    (answer,) = s.slack.wait_for("/response_url/cmd", timeout=30)
+
+    eid = s.sm.send("interactive", block_actions(s, "switch_lang", button(answer, "switch_lang")["value"]))
+    assert "payload" not in s.sm.ack(eid)
+    (switched,) = s.slack.wait_for("/response_url/act", timeout=30)
+    assert switched["replace_original"] is True and "対処手順" in json.dumps(switched["blocks"], ensure_ascii=False)
+
+    eid = s.sm.send("interactive", block_actions(s, "draft_ticket", button(answer, "draft_ticket")["value"], trigger="trig-9"))
+    s.sm.ack(eid)
+    (opened,) = s.slack.wait_for("/api/views.open", timeout=30)
+    assert opened["trigger_id"] == "trig-9"
+    (updated,) = s.slack.wait_for("/api/views.update", timeout=30)
+    view = updated["view"]
+    assert updated["view_id"] == "V1" and view["callback_id"] == "ticket_modal"
+    prefilled = {b["block_id"]: b["element"].get("initial_value") for b in view["blocks"] if b["type"] == "input"}
+    assert prefilled["f_endpoint"] == "fraud-scoring"
+
+    def submit(values: dict[str, str]) -> dict:
+        state = {bid: {"v": {"type": "plain_text_input", "value": values.get(bid[2:], prefilled.get(bid))}} for bid in prefilled}
+        payload = {"type": "view_submission", "user": {"id": "U1"}, "team": {"id": "T1"}, "api_app_id": "A1", "trigger_id": "t",
+                   "view": {**view, "id": "V1", "state": {"values": state}}}
+        return s.sm.ack(s.sm.send("interactive", payload, accepts_response_payload=True))
+
+    first = submit({})
+    assert first["payload"]["response_action"] == "errors" and "f_instance_count" in first["payload"]["errors"]
+    second = submit({"region": "japaneast", "instance_count": "1", "workspace": "ws-prod", "resource_group": "rg-ml",
+                     "deployment": "blue", "error_code": "OutOfQuota", "log_excerpt": "see above"})
+    assert not second.get("payload")  # the modal closes
+    (posted,) = s.slack.wait_for("/api/chat.postMessage", timeout=30)
+    assert posted["channel"] == "CSUPPORT" and "fraud-scoring" in json.dumps(posted["blocks"])
+
+
+def test_global_shortcut_opens_the_look_up_ids_modal(served):
+    s = served
+    payload = {"type": "shortcut", "callback_id": "lookup_ids", "trigger_id": "trig-ids", "user": {"id": "U1"},
+               "team": {"id": "T1"}, "api_app_id": "A1", "action_ts": str(time.time())}
+    s.sm.ack(s.sm.send("interactive", payload))
+    (opened,) = s.slack.wait_for("/api/views.open", timeout=30)
+    assert opened["trigger_id"] == "trig-ids" and opened["view"]["callback_id"] == "ids_modal"
+
+
+def test_events_api_envelope_runs_once_even_when_slack_retries_it(served):
+    s = served
+    event = {"token": "x", "team_id": "T1", "api_app_id": "A1", "type": "event_callback", "event_id": "Ev1",
+             "event_time": int(time.time()), "event": {"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"}}
+    first = s.sm.send("events_api", event)
+    assert "payload" not in s.sm.ack(first)
+    (home,) = s.slack.wait_for("/api/views.publish", timeout=30)
+    assert home["user_id"] == "U1"
+    again = s.sm.send("events_api", event, retry_attempt=1)  # Slack did not see the first ack in time
+    s.sm.ack(again)
+    s.round_trip()  # anything the retry started has had its turn
+    assert len(s.slack.bodies("/api/views.publish")) == 1
+
+
+def test_slack_asking_the_app_to_reconnect_is_followed(served):
+    """Slack's `disconnect` message (refresh_requested) comes before it closes a link: the app moves to a new one."""
+    s = served
+    connected, opened = s.sm.connections, len(s.slack.bodies("/api/apps.connections.open"))
+    s.sm.refresh()
+    s.sm.wait_connected(connected + 1, timeout=30)
+    assert len(s.slack.bodies("/api/apps.connections.open")) > opened
+    s.round_trip()
