@@ -3,8 +3,8 @@
 It accepts the app's connection, says `hello`, sends envelopes in Slack's wire shape
 (`envelope_id`, `type`, `payload`, `accepts_response_payload`, `retry_attempt`, `retry_reason`),
 records every acknowledgement (`{"envelope_id": …, "payload"?: …}`) and can drop the connection:
-with a close frame, as Slack does when it refreshes a link, or abruptly (no close frame, a reset),
-as a load balancer or a lost network does.
+with a close frame, as Slack does when it refreshes a link, abruptly (no close frame, a reset),
+as a load balancer does, or silently (no more pongs), as a lost network does.
 """
 
 from __future__ import annotations
@@ -122,6 +122,19 @@ class FakeSocketMode:
             conn = self._current
         if conn is not None:
             conn.send(json.dumps({"type": "disconnect", "reason": "refresh_requested", "debug_info": {"host": "applink-fake"}}))
+
+    def go_silent(self) -> None:
+        """The open connection goes half-open, as behind a dead NAT: it stays up, but pings get no pong
+        and nothing is sent (the app's frames are still read and recorded)."""
+        with self._cond:
+            conn = self._current
+        if conn is None:
+            raise AssertionError("no open Socket Mode connection to silence")
+        conn.protocol.send_frame = lambda frame: None  # type: ignore[method-assign]  # its pong answers go nowhere
+        conn.send = lambda *args, **kwargs: None  # type: ignore[method-assign]
+        with self._cond:
+            self._current = None  # envelopes go to the next connection
+            self._cond.notify_all()
 
     def drop(self, *, abrupt: bool = False) -> None:
         """Close the open connection: with a close frame (1001), or `abrupt`ly (a TCP reset, no frame)."""

@@ -94,16 +94,30 @@ def test_slash_command_is_acked_by_envelope_and_answered_on_response_url(served)
     assert s.sm.acks_for(eid) == [ack] and s.sm.other == []
 
 
+# Reconnecting takes well under a second here; 15 s is generous for that and still shorter than the
+# SDK's built-in client needed (its monitor noticed a reset only after five failed pings).
+RECONNECT_WAIT_S = 15
+
+
 @pytest.mark.parametrize("abrupt", [False, True], ids=["close-frame", "abrupt"])
 def test_a_dropped_connection_is_opened_again_and_the_next_envelope_handled(served, abrupt):
     s = served
     opened = len(s.slack.bodies("/api/apps.connections.open"))
     connected = s.sm.connections
     s.sm.drop(abrupt=abrupt)
-    s.sm.wait_connected(connected + 1, timeout=30)
+    s.sm.wait_connected(connected + 1, timeout=RECONNECT_WAIT_S)
     assert len(s.slack.bodies("/api/apps.connections.open")) > opened  # a new URL, not the old one again
     s.round_trip()
     assert s.proc.poll() is None
+
+
+def test_a_connection_gone_silent_is_given_up_and_opened_again(served):
+    """Half-open (a NAT that forgot the connection): no close, no reset, only pings without pongs."""
+    s = served
+    connected = s.sm.connections
+    s.sm.go_silent()
+    s.sm.wait_connected(connected + 1, timeout=RECONNECT_WAIT_S)  # a pong is due within 3 s of a ping sent every 5 s
+    s.round_trip()
 
 
 def test_a_refused_app_token_ends_serve_with_one_line_naming_slack_and_exit_2(tmp_path):
@@ -213,6 +227,6 @@ def test_slack_asking_the_app_to_reconnect_is_followed(served):
     s = served
     connected, opened = s.sm.connections, len(s.slack.bodies("/api/apps.connections.open"))
     s.sm.refresh()
-    s.sm.wait_connected(connected + 1, timeout=30)
+    s.sm.wait_connected(connected + 1, timeout=RECONNECT_WAIT_S)
     assert len(s.slack.bodies("/api/apps.connections.open")) > opened
     s.round_trip()

@@ -315,38 +315,8 @@ def serve(settings: Settings, *, http: bool = False, host: str = "0.0.0.0", port
                           hint="or run `triage serve --http --port N` with SLACK_SIGNING_SECRET")
     app = build_app(settings, store, socket_mode=True)
     check_slack(app.client)
-    socket_mode(app, app_token)
+    from bot.slack import socket_mode
+
+    socket_mode.connect(app, app_token)
     log.info("triage: Socket Mode, connected")
     threading.Event().wait()  # the handler's threads serve; this one only keeps the process alive
-
-
-SOCKET_PING_S = 5.0  # WebSocket pings, and how often a closed session is noticed if a reconnect failed
-
-
-def socket_mode(app: App, app_token: str) -> Any:
-    """Connect the Socket Mode handler; a refused app token or an unreachable Slack is said plainly.
-
-    The websocket-client based handler, not the SDK's built-in one: both run the same sync App, but
-    websocket-client ends its session on a close frame or a reset and the handler reconnects at
-    once (apps.connections.open, then the new URL), while the built-in client skips that reconnect
-    while its old socket is still set (10 s later its monitor does it) and, after a reset, reads
-    EOF in a loop until five pings failed (50 s). tests/test_socket_mode.py drops both ways.
-    """
-    from slack_bolt.adapter.socket_mode.websocket_client import SocketModeHandler
-
-    handler = SocketModeHandler(app, app_token=app_token, ping_interval=SOCKET_PING_S)
-    url = app.client.base_url
-    try:  # the first apps.connections.open is ours, so a refusal is one line, not the SDK's logged error
-        handler.client.wss_uri = app.client.apps_connections_open(app_token=app_token)["url"]
-    except SlackApiError as e:
-        handler.close()
-        error = e.response.get("error") if isinstance(e.response.data, dict) else f"HTTP {e.response.status_code}"
-        if error in ("invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "not_allowed_token_type"):
-            raise ConfigError(f"Slack at {url} refused SLACK_APP_TOKEN: {error}",
-                              hint="create an app-level token with connections:write under Basic Information → App-Level Tokens") from None
-        raise CloudError(f"Slack at {url} answered apps.connections.open with {error}") from None
-    except (OSError, SlackClientError) as e:
-        handler.close()
-        raise CloudError(f"cannot reach Slack at {url}: {getattr(e, 'reason', None) or e}") from None
-    handler.connect()  # the WebSocket opens on the handler's own thread, reconnecting from then on
-    return handler
