@@ -35,6 +35,7 @@ class FakeSlack:
         self._views = 0
         self.files: dict[str, bytes] = {}  # /files/<name> -> content, served to the bot token only
         self.app_token = "xapp-test-token"  # the app-level token apps.connections.open accepts
+        self.open_errors: list[str] = []  # Slack errors apps.connections.open answers first, one a call
         self.socket_mode: Any = None  # a tests.fake_socket_mode.FakeSocketMode: apps.connections.open hands out its URLs
         self.lock = threading.Lock()
         fake = self
@@ -132,6 +133,10 @@ class FakeSlack:
         if path.endswith("/apps.connections.open"):
             if body.get("token") != self.app_token:
                 return {"ok": False, "error": "invalid_auth"}
+            with self.lock:
+                error = self.open_errors.pop(0) if self.open_errors else None
+            if error:
+                return {"ok": False, "error": error}
             if self.socket_mode is None:
                 return {"ok": False, "error": "fake_has_no_socket_mode_server"}  # not a Slack error: the test set none up
             return {"ok": True, "url": self.socket_mode.url()}

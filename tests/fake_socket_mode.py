@@ -29,6 +29,7 @@ class FakeSocketMode:
     def __init__(self, app_id: str = "A1") -> None:
         self.app_id = app_id
         self.tickets: list[str] = []  # every URL handed out
+        self.used: set[str] = set()  # a URL is good for one connection
         self.connections = 0  # connections that got their `hello`
         self.acks: list[dict[str, Any]] = []
         self.other: list[Any] = []  # anything else the app sent (should stay empty)
@@ -52,7 +53,10 @@ class FakeSocketMode:
 
     def _session(self, conn: ServerConnection) -> None:
         ticket = (conn.request.path.partition("ticket=")[2] if conn.request else "").split("&")[0]
-        if ticket not in self.tickets:  # Slack refuses a link it did not issue
+        with self._cond:
+            fresh = ticket in self.tickets and ticket not in self.used
+            self.used.add(ticket)
+        if not fresh:  # a link it did not issue, or one already used
             conn.close(code=1008, reason="invalid ticket")
             return
         conn.send(json.dumps({"type": "hello", "num_connections": 1,

@@ -83,6 +83,7 @@ def slash(s: Served, text: str) -> dict:
 
 def test_slash_command_is_acked_by_envelope_and_answered_on_response_url(served):
     s = served
+    assert len(s.slack.bodies("/api/apps.connections.open")) == 1 and s.sm.connections == 1  # one URL, one connection at start
     eid = s.sm.send("slash_commands", slash(s, "diagnose ResourceNotReady: User container has crashed or terminated: Liveness probe failed"),
                     accepts_response_payload=True)
     ack = s.sm.ack(eid)
@@ -107,6 +108,17 @@ def test_a_dropped_connection_is_opened_again_and_the_next_envelope_handled(serv
     s.sm.drop(abrupt=abrupt)
     s.sm.wait_connected(connected + 1, timeout=RECONNECT_WAIT_S)
     assert len(s.slack.bodies("/api/apps.connections.open")) > opened  # a new URL, not the old one again
+    s.round_trip()
+    assert s.proc.poll() is None
+
+
+def test_a_failed_reconnect_is_tried_again_and_serve_keeps_running(served):
+    s = served
+    connected, opened = s.sm.connections, len(s.slack.bodies("/api/apps.connections.open"))
+    s.slack.open_errors.append("internal_error")  # Slack fails the first apps.connections.open after the drop
+    s.sm.drop()
+    s.sm.wait_connected(connected + 1, timeout=RECONNECT_WAIT_S)  # the next try comes within the 5 s ping interval
+    assert len(s.slack.bodies("/api/apps.connections.open")) >= opened + 2 and s.slack.open_errors == []
     s.round_trip()
     assert s.proc.poll() is None
 

@@ -13,6 +13,7 @@ connection all three ways.
 from __future__ import annotations
 
 import logging
+import time
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode.websocket_client import SocketModeHandler
@@ -29,12 +30,28 @@ REFUSED = ("invalid_auth", "not_authed", "account_inactive", "token_revoked", "t
 
 
 class Client(SocketModeClient):
-    """The SDK's websocket-client Socket Mode client, with a pong timeout."""
+    """The SDK's websocket-client Socket Mode client, with a pong timeout, and a new session left
+    one ping interval to open before the monitor calls it closed (else every start and reconnect
+    raced it: a second apps.connections.open, the first URL thrown away). A session that ended is
+    not run again on its old URL: after a failed apps.connections.open the monitor asks again,
+    once a ping interval."""
+
+    _connected_at = float("-inf")
+    _last_run: object = None
+
+    def connect(self) -> None:
+        self._connected_at = time.monotonic()
+        super().connect()
+
+    def _monitor_current_session(self) -> None:
+        if time.monotonic() - self._connected_at >= self.ping_interval:
+            super()._monitor_current_session()
 
     def _run_current_session(self) -> None:
         session = self.current_session
-        if session is None:
+        if session is None or session is self._last_run:  # a URL is good for one connection: never run a session twice
             return
+        self._last_run = session
         try:
             self.logger.info("Starting to receive messages from a new connection")
             # a timed-out pong ends run_forever like a close: on_close reconnects
