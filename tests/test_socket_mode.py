@@ -32,7 +32,8 @@ class Served:
         config = tmp_path / "triage.toml"
         config.write_text(f'[defaults]\nsubscription_id = "{SUB}"\n[store]\npath = "{tmp_path / "triage.db"}"\n'
                           '[slack]\nsupport_channel = "CSUPPORT"\n', encoding="utf-8")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "SLACK_", "CV_"))}
+        env = {k: v for k, v in os.environ.items()  # loopback only: no proxy in between
+               if not k.startswith(("TRIAGE_", "SLACK_", "CV_")) and not k.lower().endswith("_proxy")}
         env |= {"PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_APP_TOKEN": app_token,
                 "SLACK_API_URL": f"{self.slack.base}/api"}
         self.log = tmp_path / "serve.log"
@@ -61,17 +62,15 @@ class Served:
 
 
 @pytest.fixture
-def served(tmp_path):
+def served(tmp_path, request):
     s = Served(tmp_path)
     try:
         s.sm.wait_connected(1, timeout=60)  # the child imports Bolt and the playbooks first
         s.round_trip()
         yield s
-    except BaseException:
-        print(s.stderr())
-        raise
     finally:
         s.close()
+        request.node.add_report_section("teardown", "triage serve", s.stderr())  # shown when the test failed
 
 
 def slash(s: Served, text: str) -> dict:
