@@ -318,5 +318,5 @@ def serve(settings: Settings, *, http: bool = False, host: str = "0.0.0.0", port
     from bot.slack import socket_mode
 
     socket_mode.connect(app, app_token)
-    log.info("triage: Socket Mode, connected")
+    log.info("triage: Socket Mode")
     threading.Event().wait()  # the handler's threads serve; this one only keeps the process alive
