@@ -215,13 +215,14 @@ def serve(settings: Settings, *, http: bool = False, host: str = "0.0.0.0", port
         waitress.serve(healthz(SlackRequestHandler(app)), host=host, port=port, threads=max(4, settings.config.slack.workers),
                        ident="triage")
         return
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
     app_token = settings.env.get("SLACK_APP_TOKEN", "")
     if not app_token.startswith("xapp-"):
         raise ConfigError("SLACK_APP_TOKEN is not set (an app-level token xapp-… with connections:write)",
                           hint="or run `triage serve --http --port N` with SLACK_SIGNING_SECRET")
     app = build_app(settings, store, socket_mode=True)
     check_slack(app.client)
+    from bot.slack import socket_mode
+
+    socket_mode.connect(app, app_token)
     log.info("triage: Socket Mode")
-    SocketModeHandler(app, app_token=app_token).start()
+    threading.Event().wait()  # the handler's threads serve; this one only keeps the process alive
