@@ -140,6 +140,18 @@ def test_lint_fails_on_a_broken_file_naming_file_and_field(capsys, monkeypatch, 
     assert "endpoint.ERR_2200.yaml" in err and "severity" in err
 
 
+def test_lint_names_a_bad_pattern_and_re2_prints_nothing(pb_dir):
+    f = pb_dir / "azureml" / "endpoint.ERR_2200.yaml"
+    text = f.read_text(encoding="utf-8")
+    assert "  patterns:\n" in text
+    f.write_text(text.replace("  patterns:\n", "  patterns:\n    - 'broken (unclosed'\n", 1), encoding="utf-8")
+    r = run(["playbooks", "lint", "--dir", str(pb_dir)])
+    err = r.stderr.decode()
+    assert r.returncode == 1
+    assert err.startswith("error: ") and "endpoint.ERR_2200.yaml: match.patterns[0]: not a valid RE2 expression" in err
+    assert err.count("\n") == 1, f"RE2 printed its own error too: {err!r}"
+
+
 def test_lint_fails_when_an_example_matches_another_playbook_first(capsys, monkeypatch, pb_dir):
     f = pb_dir / "azureml" / "endpoint.ERR_2200.yaml"
     f.write_text(f.read_text(encoding="utf-8").replace(

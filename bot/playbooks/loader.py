@@ -57,10 +57,17 @@ def _validate(model: type, raw: dict, path: Path):
         raise PlaybookError(f"{path}: {problems}") from None
 
 
+def _re2(pattern: str):
+    """The pattern compiled quietly: RE2 would also print its parse errors to stderr."""
+    options = re2.Options()
+    options.log_errors = False
+    return re2.compile(pattern, options)
+
+
 def _check_re2(path: Path, where: str, patterns: list[str], facts: bool = True) -> None:
     for i, pattern in enumerate(patterns):
         try:
-            groups = re2.compile(pattern).groupindex
+            groups = _re2(pattern).groupindex
         except re2.error as e:
             raise PlaybookError(f"{path}: {where}[{i}]: not a valid RE2 expression: {e}") from None
         unknown = sorted(set(groups) - (set(FACTS) if facts else set()))
@@ -79,7 +86,7 @@ def load_file(path: Path) -> Playbook:
     for field in ("patterns", "context", "facts"):
         _check_re2(path, f"match.{field}", getattr(playbook.match, field))
     for i, expression in enumerate(playbook.match.facts):
-        if not re2.compile(expression).groupindex:
+        if not _re2(expression).groupindex:
             raise PlaybookError(f"{path}: match.facts[{i}]: reads no fact; name a group, e.g. (?P<module>[\\w.]+)")
     return playbook
 
