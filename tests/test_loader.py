@@ -183,3 +183,16 @@ def test_unknown_fact_name_in_a_pattern_is_a_load_error(pb_dir):
     f.write_text(text, encoding="utf-8")
     with pytest.raises(PlaybookError, match=r"endpoint\.ERR_2200\.yaml: match\.patterns\[0\]: unknown fact name\(s\) \['modul'\]"):
         load_all(pb_dir)
+
+
+@pytest.mark.parametrize("xdg", [None, "/tmp/xdg-cache", "  "])
+def test_cache_dir_is_platformdirs_user_cache_dir(monkeypatch, xdg):
+    import platformdirs
+
+    from bot.playbooks.loader import cache_dir
+
+    if xdg is None:
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+    assert cache_dir() == Path(platformdirs.user_cache_dir("triage"))
