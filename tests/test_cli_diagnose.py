@@ -197,9 +197,9 @@ def test_steps_are_filled_with_facts_and_keep_readable_placeholders():
 
 
 # What a one-line `triage diagnose` must not load: the clouds' SDKs, Slack, the store, the manifest
-# analysis, and (the library coming from the on-disk cache) the YAML parser and platformdirs.
-NOT_LOADED_BY_DIAGNOSE = ("boto3", "botocore", "azure", "slack_bolt", "slack_sdk", "psycopg", "sqlite3", "yaml",
-                          "platformdirs", "bot.store", "bot.config", "bot.providers", "bot.manifests.lint",
+# analysis, and (the library coming from the on-disk cache) the YAML parser and pydantic.
+NOT_LOADED_BY_DIAGNOSE = ("boto3", "botocore", "azure", "slack_bolt", "slack_sdk", "psycopg", "sqlite3", "yaml", "pydantic",
+                          "bot.store", "bot.config", "bot.providers", "bot.manifests.lint",
                           "bot.render.manifest")
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import os
 import pickle
 import re
-import sys
 from pathlib import Path
 
-import pydantic
 import re2
 
 from bot.errors import PlaybookError, field_path
@@ -47,6 +46,8 @@ def _read_mapping(path: Path, unfold: bool = False) -> dict:
 
 
 def _validate(model: type, raw: dict, path: Path):
+    import pydantic  # only when the library is (re)built: records from the cache need no validation
+
     try:
         return model.model_validate(raw)
     except pydantic.ValidationError as e:
@@ -175,13 +176,17 @@ def load_all(directory: Path | None = None) -> list[Playbook]:
 
 Library = tuple[tuple[Playbook, ...], ServiceContext]
 
-# What the cache key covers besides the playbook files: the code that validates them.
-_CODE = ("model.py", "loader.py", "fields.py")
+# What the cache key covers besides the playbook files: the code that validates them, and the
+# version of pydantic (read from its version.py: importing pydantic is what the cache avoids).
+_CODE = ("model.py", "schema.py", "loader.py", "fields.py")
 
 
 def library_digest(root: Path) -> str:
     """A hash of every playbook file (path and bytes) and of the code that validates them."""
-    h = hashlib.sha256(pydantic.VERSION.encode())
+    h = hashlib.sha256()
+    pydantic = importlib.util.find_spec("pydantic")
+    for folder in (pydantic.submodule_search_locations or []) if pydantic else []:
+        h.update((Path(folder) / "version.py").read_bytes())
     for name in _CODE:
         h.update((Path(__file__).parent / name).read_bytes())
     for path in sorted(root.rglob("*.yaml")):
@@ -191,11 +196,7 @@ def library_digest(root: Path) -> str:
 
 
 def cache_dir() -> Path:
-    """platformdirs' user cache directory for triage; on Linux without importing it (~15 ms)."""
-    if sys.platform.startswith("linux"):
-        base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.expanduser("~/.cache")
-        return Path(base) / "triage"
-    import platformdirs
+    import platformdirs  # loaded only where it is used
 
     return Path(platformdirs.user_cache_dir("triage"))
 
