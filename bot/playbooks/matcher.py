@@ -60,7 +60,7 @@ _BOUNDED_GAP = re.compile(r"(\.|\[(?:\\.|[^\]\\])*\]|\\[sSwWdD])\{0,\d+\}")
 
 def relax(regex: str) -> str:
     """The expression with every bounded gap `X{0,N}` made unbounded `X*`."""
-    return _BOUNDED_GAP.sub(lambda m: m.group(1) + "*", regex)
+    return _BOUNDED_GAP.sub(lambda m: m.group(1) + "*", regex) if "{0," in regex else regex
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,8 @@ class Engine:
                 continue
             start = chunk.rfind(b"\n", 0, pos) + 1
             end = chunk.find(b"\n", pos)
-            hit.lines.append((line_no, chunk[start : end if end >= 0 else len(chunk)]))
+            end = end if 0 <= end < start + RAW_LINE_BYTES else min(len(chunk), start + RAW_LINE_BYTES)
+            hit.lines.append((line_no, chunk[start:end]))  # no more than is ever shown: a long line is not kept whole
             hit.starts[line_no] = pos - start
             seen.add(line_no)
             for name, value in m.groupdict().items():
