@@ -89,8 +89,33 @@ def _value(a: str, b: str, c: str, colon: str | None = None, unless: tuple[str, 
     """
 
 
-def _rx(pattern: str, flags: int = 0) -> re.Pattern[str]:
-    return re.compile(pattern, flags | re.VERBOSE)
+class _Lazy:
+    """A rule compiled on first use: a printed line needs few of them, and compiling them all
+    costs 20 ms at the start of every command."""
+
+    __slots__ = ("pattern", "flags", "_re", "_secret")
+
+    def __init__(self, pattern: str, flags: int) -> None:
+        self.pattern, self.flags, self._re, self._secret = pattern, flags, None, None
+
+    def compiled(self) -> re.Pattern[str]:
+        if self._re is None:
+            self._re = re.compile(self.pattern, self.flags)
+        return self._re
+
+    @property
+    def secret(self) -> tuple[int, ...]:
+        """The numbers of the groups s1, s2, ... that hold the secret."""
+        if self._secret is None:
+            self._secret = tuple(i for name, i in self.compiled().groupindex.items() if re.fullmatch(r"s\d+", name))
+        return self._secret
+
+    def __getattr__(self, name: str) -> Any:  # finditer, search, fullmatch, groupindex ...
+        return getattr(self.compiled(), name)
+
+
+def _rx(pattern: str, flags: int = 0) -> _Lazy:
+    return _Lazy(pattern, flags | re.VERBOSE)
 
 
 Anchors = tuple[str, ...]
@@ -99,7 +124,7 @@ Anchors = tuple[str, ...]
 # contains; a rule reads only the lines holding one (found with str.find, at C speed),
 # so a multi-MB log costs a few substring scans, not a regex scan per rule.
 # Only the PEM rules (first two) span lines; they read the whole text.
-_SHAPE_RULES: list[tuple[re.Pattern[str], Anchors]] = [
+_SHAPE_RULES: list[tuple[_Lazy, Anchors]] = [
     # PEM private keys, terminated. The body never contains "-----", so the unrolled
     # loop reaches the END line in linear time, across real or escaped newlines, and
     # through a log prefix on every line ("2024-05-01T… stderr F MIIE…").
@@ -233,7 +258,7 @@ _SHAPE_RULES: list[tuple[re.Pattern[str], Anchors]] = [
 _SEP = r"(?:=>|=|＝|(?P<colon>[:：]))"
 _PW_WORDS = r"[a-z0-9_.-]*(?:passw(?:or)?d|passphrase)|(?:[a-z0-9.-]*_)?pwd(?!=/)|パスワード|暗証番号"
 _LOGIN = r"(?:(?:docker|podman|nerdctl|buildah|skopeo|oras|crane|helm(?:[ \t]+registry)?|az(?:[ \t]+acr)?)[ \t]+login|sshpass)"
-_LABEL_RULES: list[tuple[re.Pattern[str], tuple[str, ...]]] = [  # (rule, substrings one of which it needs)
+_LABEL_RULES: list[tuple[_Lazy, tuple[str, ...]]] = [  # (rule, substrings one of which it needs)
     # Connection-string passwords may contain spaces; ";" ends the field.
     (_rx(rf';[ \t]*(?:password|pwd)[ \t]*=[ \t]*{_NOT_A_VALUE}(?P<s1>[^;\r\n"\']+)'), (";",)),
     # YAML and ini: a password key that starts its line takes the rest of the line,
@@ -337,12 +362,8 @@ _SECRET_NAME = re.compile(r"password\d?|[a-z0-9_.-]*(?:secret|token|passw(?:or)?
 Spans = list[tuple[int, int]]
 
 
-def _secret_groups(pattern: re.Pattern[str]) -> tuple[int, ...]:
-    return tuple(i for name, i in pattern.groupindex.items() if re.fullmatch(r"s\d+", name))
-
-
-_SHAPE = [(p, _secret_groups(p), anchors) for p, anchors in _SHAPE_RULES]
-_LABELS = [(p, i, _secret_groups(p), need) for i, (p, need) in enumerate(_LABEL_RULES)]
+_SHAPE = _SHAPE_RULES
+_LABELS = [(p, i, need) for i, (p, need) in enumerate(_LABEL_RULES)]
 
 
 # The rest of a secret wrapped onto the next line (a terminal or a log viewer cut a long
@@ -365,7 +386,7 @@ def _wrapped_tail(text: str, start: int, end: int) -> tuple[int, int] | None:
     return m.span("t")
 
 
-def _masked(pattern: re.Pattern[str], text: str, groups: tuple[int, ...],
+def _masked(pattern: re.Pattern[str] | _Lazy, text: str, groups: tuple[int, ...],
             haystack: str | None = None, spans: Spans | None = None) -> str:
     """Match `pattern` on `haystack` (default: `text`; else a same-length lowercase copy)
     within `spans` (default: all), and replace the secret groups' spans in `text` by MARK."""
@@ -461,8 +482,9 @@ def _lower(text: str) -> str | None:
 
 def _redact_labels(lines: str) -> str:
     low = _lower(lines)
-    for rule, i, groups, need in _LABELS:
+    for rule, i, need in _LABELS:
         if any(n in (low if low is not None else lines.lower()) for n in need):  # needs are lowercase; "" is in every text
+            groups = rule.secret
             masked = _masked(rule, lines, groups, haystack=low) if low is not None else _masked(_ignorecase(i), lines, groups)
             if masked is not lines:
                 lines, low = masked, _lower(masked)
@@ -470,27 +492,27 @@ def _redact_labels(lines: str) -> str:
 
 
 _SHORT = 4096
-_ANY_ANCHOR = re.compile("|".join(re.escape(a) for _, _, anchors in _SHAPE[2:] for a in anchors))
+_ANY_ANCHOR = re.compile("|".join(re.escape(a) for _, anchors in _SHAPE[2:] for a in anchors))
 
 
 def redact(text: str) -> str:
     """Return `text` with every secret value replaced by [REDACTED]; other text is unchanged."""
     if not text:
         return text
-    for pattern, groups, anchors in _SHAPE[:2]:  # PEM blocks span lines
+    for pattern, anchors in _SHAPE[:2]:  # PEM blocks span lines
         if anchors[0] in text:
-            text = _masked(pattern, text, groups)
+            text = _masked(pattern, text, pattern.secret)
     if len(text) <= _SHORT:  # a printed line: one regex call says which shape rules apply
         found = set(_ANY_ANCHOR.findall(text))
         if found:
-            for pattern, groups, anchors in _SHAPE[2:]:
+            for pattern, anchors in _SHAPE[2:]:
                 if not found.isdisjoint(anchors):
-                    text = _masked(pattern, text, groups)
+                    text = _masked(pattern, text, pattern.secret)
     else:
-        for pattern, groups, anchors in _SHAPE[2:]:
+        for pattern, anchors in _SHAPE[2:]:
             spans = _lines_with(text, anchors)
             if spans:
-                text = _masked(pattern, text, groups, spans=spans)
+                text = _masked(pattern, text, pattern.secret, spans=spans)
     low = _lower(text)
     if low is None:
         spans = [(0, len(text))]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -140,6 +141,18 @@ def test_lint_fails_on_a_broken_file_naming_file_and_field(capsys, monkeypatch, 
     assert "endpoint.ERR_2200.yaml" in err and "severity" in err
 
 
+def test_lint_names_a_bad_pattern_and_re2_prints_nothing(pb_dir):
+    f = pb_dir / "azureml" / "endpoint.ERR_2200.yaml"
+    text = f.read_text(encoding="utf-8")
+    assert "  patterns:\n" in text
+    f.write_text(text.replace("  patterns:\n", "  patterns:\n    - 'broken (unclosed'\n", 1), encoding="utf-8")
+    r = run(["playbooks", "lint", "--dir", str(pb_dir)])
+    err = r.stderr.decode()
+    assert r.returncode == 1
+    assert err.startswith("error: ") and "endpoint.ERR_2200.yaml: match.patterns[0]: not a valid RE2 expression" in err
+    assert err.count("\n") == 1, f"RE2 printed its own error too: {err!r}"
+
+
 def test_lint_fails_when_an_example_matches_another_playbook_first(capsys, monkeypatch, pb_dir):
     f = pb_dir / "azureml" / "endpoint.ERR_2200.yaml"
     f.write_text(f.read_text(encoding="utf-8").replace(
@@ -181,3 +194,29 @@ def test_steps_are_filled_with_facts_and_keep_readable_placeholders():
     assert fill("az ml online-deployment get-logs --endpoint-name <endpoint> --name <deployment>", facts) == (
         "az ml online-deployment get-logs --endpoint-name credit-ep --name <deployment>")
     assert fill('{"data": [1, 2]} {unknown_word}', facts) == '{"data": [1, 2]} {unknown_word}', "JSON and unknown names stay"
+
+
+# What a one-line `triage diagnose` must not load: the clouds' SDKs, Slack, the store, the manifest
+# analysis, and (the library coming from the on-disk cache) the YAML parser and pydantic.
+NOT_LOADED_BY_DIAGNOSE = ("boto3", "botocore", "azure", "slack_bolt", "slack_sdk", "psycopg", "sqlite3", "yaml", "pydantic",
+                          "bot.store", "bot.config", "bot.providers", "bot.manifests.lint",
+                          "bot.render.manifest")
+
+
+def test_one_line_diagnose_loads_only_what_it_needs(tmp_path):
+    probe = (
+        "import atexit, json, sys\n"
+        "atexit.register(lambda: sys.stderr.write(json.dumps(sorted(sys.modules))))\n"
+        "from bot.cli import main\n"
+        "main(['diagnose', '--json', '-'])\n"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    line = b"ResourceNotReady: User container has crashed or terminated\n"
+    for attempt in ("builds the cache", "reads it"):
+        r = subprocess.run([sys.executable, "-c", probe], input=line, capture_output=True, cwd=ROOT, env=env, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["matches"][0]["id"].startswith("azureml.endpoint.ERR_2200")
+    loaded = json.loads(r.stderr)
+    assert list((tmp_path / "cache" / "triage").glob("playbooks-*")), "the cache lives under XDG_CACHE_HOME"
+    heavy = [m for m in loaded if m in NOT_LOADED_BY_DIAGNOSE or m.split(".")[0] in NOT_LOADED_BY_DIAGNOSE]
+    assert heavy == []

@@ -183,3 +183,21 @@ def test_unknown_fact_name_in_a_pattern_is_a_load_error(pb_dir):
     f.write_text(text, encoding="utf-8")
     with pytest.raises(PlaybookError, match=r"endpoint\.ERR_2200\.yaml: match\.patterns\[0\]: unknown fact name\(s\) \['modul'\]"):
         load_all(pb_dir)
+
+
+def test_records_carry_exactly_what_the_schema_validated(library):
+    """Each plain record has the schema model's fields in its order, and the shipped library's
+    records dump to what pydantic's models dump (playbooks show --json is unchanged)."""
+    import dataclasses
+
+    from bot.playbooks import model, schema
+    from bot.playbooks.loader import _read_mapping, default_dir
+
+    for name in ("Text", "Step", "Match", "Source", "Example", "ServiceContext", "Playbook"):
+        assert [f.name for f in dataclasses.fields(getattr(model, name))] == list(getattr(schema, name).model_fields), name
+    root = default_dir()
+    for pb in library:
+        path = next((root / pb.service.split("-")[0]).rglob(pb.id.split(".", 1)[1] + ".yaml"))
+        validated = schema.Playbook.model_validate(_read_mapping(path, unfold=True))
+        assert pb.model_dump() == validated.model_dump()
+        assert list(pb.model_dump()) == list(validated.model_dump())

@@ -157,6 +157,10 @@ def test_evidence_is_capped_and_bounded_then_cut_after_redaction():
     ev = r.found[0].evidence
     assert len(ev) == matcher_mod.MAX_EVIDENCE
     assert all(len(text.encode()) <= matcher_mod.RAW_LINE_BYTES for _, text in ev), "memory stays bounded"
+    engine, hit = Engine(LIB), matcher_mod.Hit()
+    assert engine.specs[0].text == "ERR_1100"
+    engine._collect(engine._regex(0), 0, "\n".join([long_line] * 3).encode(), 0, hit)
+    assert [len(raw) for _, raw in hit.lines] == [matcher_mod.RAW_LINE_BYTES] * 3, "and so does what a scan holds"
     from bot.diagnosis import evidence_text
 
     assert len(evidence_text(ev[0][1])) == matcher_mod.MAX_LINE_CHARS

@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import os
 import pickle
 import re
 from pathlib import Path
 
-import platformdirs
-import pydantic
 import re2
-import yaml
-from pydantic import ValidationError
 
 from bot.errors import PlaybookError, field_path
 from bot.playbooks.fields import FACTS
 from bot.playbooks.model import Playbook, ServiceContext
 
 CONTEXT_FILE = "_context.yaml"
-
-try:  # libyaml is bundled with PyYAML wheels; it parses ~10x faster
-    _Loader: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
 
 
 def default_dir() -> Path:
@@ -35,9 +27,13 @@ def default_dir() -> Path:
 
 
 def _read_mapping(path: Path, unfold: bool = False) -> dict:
+    import yaml  # only when the library is (re)built: a cache hit needs no YAML parser
+
+    # libyaml is bundled with PyYAML wheels; it parses ~10x faster
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         text = path.read_text(encoding="utf-8")
-        raw = yaml.load(unfold_japanese(text) if unfold else text, Loader=_Loader)
+        raw = yaml.load(unfold_japanese(text) if unfold else text, Loader=loader)
     except UnicodeDecodeError as e:
         raise PlaybookError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
     except yaml.YAMLError as e:
@@ -50,17 +46,26 @@ def _read_mapping(path: Path, unfold: bool = False) -> dict:
 
 
 def _validate(model: type, raw: dict, path: Path):
+    import pydantic  # only when the library is (re)built: records from the cache need no validation
+
     try:
         return model.model_validate(raw)
-    except ValidationError as e:
+    except pydantic.ValidationError as e:
         problems = "; ".join(f"{field_path(err['loc'])}: {err['msg']}" for err in e.errors())
         raise PlaybookError(f"{path}: {problems}") from None
+
+
+def _re2(pattern: str):
+    """The pattern compiled quietly: RE2 would also print its parse errors to stderr."""
+    options = re2.Options()
+    options.log_errors = False
+    return re2.compile(pattern, options)
 
 
 def _check_re2(path: Path, where: str, patterns: list[str], facts: bool = True) -> None:
     for i, pattern in enumerate(patterns):
         try:
-            groups = re2.compile(pattern).groupindex
+            groups = _re2(pattern).groupindex
         except re2.error as e:
             raise PlaybookError(f"{path}: {where}[{i}]: not a valid RE2 expression: {e}") from None
         unknown = sorted(set(groups) - (set(FACTS) if facts else set()))
@@ -79,7 +84,7 @@ def load_file(path: Path) -> Playbook:
     for field in ("patterns", "context", "facts"):
         _check_re2(path, f"match.{field}", getattr(playbook.match, field))
     for i, expression in enumerate(playbook.match.facts):
-        if not re2.compile(expression).groupindex:
+        if not _re2(expression).groupindex:
             raise PlaybookError(f"{path}: match.facts[{i}]: reads no fact; name a group, e.g. (?P<module>[\\w.]+)")
     return playbook
 
@@ -171,13 +176,17 @@ def load_all(directory: Path | None = None) -> list[Playbook]:
 
 Library = tuple[tuple[Playbook, ...], ServiceContext]
 
-# What the cache key covers besides the playbook files: the code that validates them.
-_CODE = ("model.py", "loader.py", "fields.py")
+# What the cache key covers besides the playbook files: the code that validates them, and the
+# version of pydantic (read from its version.py: importing pydantic is what the cache avoids).
+_CODE = ("model.py", "schema.py", "loader.py", "fields.py")
 
 
 def library_digest(root: Path) -> str:
     """A hash of every playbook file (path and bytes) and of the code that validates them."""
-    h = hashlib.sha256(pydantic.VERSION.encode())
+    h = hashlib.sha256()
+    pydantic = importlib.util.find_spec("pydantic")
+    for folder in (pydantic.submodule_search_locations or []) if pydantic else []:
+        h.update((Path(folder) / "version.py").read_bytes())
     for name in _CODE:
         h.update((Path(__file__).parent / name).read_bytes())
     for path in sorted(root.rglob("*.yaml")):
@@ -187,6 +196,8 @@ def library_digest(root: Path) -> str:
 
 
 def cache_dir() -> Path:
+    import platformdirs  # loaded only where it is used
+
     return Path(platformdirs.user_cache_dir("triage"))
 
 

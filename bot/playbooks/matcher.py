@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import re2
 
@@ -26,6 +26,10 @@ CHUNK_BYTES = 1 << 20
 SPEC_MAX_MEM = 1 << 20
 # RE2 builds the set's DFA lazily as new input shapes arrive; its budget bounds the memory a long
 # varied log can take (measured: 256 MB lets it grow by 35 MB over 100 MB of logs, 32 MB by 25 MB).
+# It is the one thing that grows with the input (the hits, the chunks and the exact expressions are
+# bounded): the growth comes from the patterns together (alone: +27 MB; codes and messages +6,
+# context +8). A smaller budget is reached sooner but the DFA then rebuilds its states: 24 MB
+# levels off 10 MB lower and costs a third to a half of the throughput, 16 MB half (2026-12-06).
 SET_MAX_MEM = 32 << 20
 BLOCK_BYTES = 64 << 10  # where a chunk's hits are located, before the exact expressions run
 
@@ -60,7 +64,7 @@ _BOUNDED_GAP = re.compile(r"(\.|\[(?:\\.|[^\]\\])*\]|\\[sSwWdD])\{0,\d+\}")
 
 def relax(regex: str) -> str:
     """The expression with every bounded gap `X{0,N}` made unbounded `X*`."""
-    return _BOUNDED_GAP.sub(lambda m: m.group(1) + "*", regex)
+    return _BOUNDED_GAP.sub(lambda m: m.group(1) + "*", regex) if "{0," in regex else regex
 
 
 @dataclass(frozen=True)
@@ -140,12 +144,12 @@ class Engine:
             self.specs += [Spec(i, "fact", t, t) for t in m.facts]
         options = re2.Options()
         options.max_mem = SET_MAX_MEM
+        options.log_errors = False  # RE2 never prints to stderr; its errors are ours to name
         self._set = re2.Set.SearchSet(options)
         for spec in self.specs:
             self._set.Add(relax(spec.regex).encode("utf-8"))
         if self.specs:
             self._set.Compile()
-        self._compiled: dict[int, object] = {}
         # Lines worth collecting per spec: evidence for what matches, fewer for what only supports.
         caps = {"context": MAX_EVIDENCE + MAX_CONTEXT, "fact": 1, "product": 1, "product_fact": 1}
         self._caps = [caps.get(spec.kind, MAX_EVIDENCE) for spec in self.specs]
@@ -159,17 +163,19 @@ class Engine:
         return depth
 
     def _regex(self, n: int):
-        if n not in self._compiled:
-            # Each exact expression runs on a few blocks only; a small DFA budget keeps hundreds
-            # of them from holding 8 MB each as the input grows (memory flat in the input size).
-            options = re2.Options()
-            options.max_mem = SPEC_MAX_MEM
-            self._compiled[n] = re2.compile(self.specs[n].regex.encode("utf-8"), options)
-        return self._compiled[n]
+        """Spec n's exact expression. Compiled per scan and dropped once its lines are collected:
+        kept for the process, the few hundred a long log reaches would hold their DFAs for good."""
+        # Each exact expression runs on a few blocks only; a small DFA budget keeps them from
+        # holding 8 MB each as the input grows (memory flat in the input size).
+        options = re2.Options()
+        options.max_mem = SPEC_MAX_MEM
+        options.log_errors = False  # a DFA out of memory falls back to the NFA: slower, same result
+        return re2.compile(self.specs[n].regex.encode("utf-8"), options)
 
     def scan(self, stream: BinaryIO) -> ScanResult:
         """Read the stream once in chunks; match every spec of every playbook together."""
         hits: dict[int, Hit] = {}
+        compiled: dict[int, Any] = {}  # exact expressions of the specs still collecting lines
         total = newlines = 0
         last = head = b""
         for chunk in _chunks(stream):
@@ -188,7 +194,12 @@ class Engine:
                 for n in sorted(needy.intersection(self._match(block))):
                     hit = hits.get(n) or Hit()
                     if len(hit.lines) < self._caps[n]:
-                        self._collect(n, block, newlines, hit)
+                        regex = compiled.get(n)
+                        if regex is None:
+                            regex = compiled[n] = self._regex(n)
+                        self._collect(regex, n, block, newlines, hit)
+                        if len(hit.lines) >= self._caps[n]:
+                            del compiled[n]  # full: never run again in this scan
                     if hit.lines:  # the exact expression confirmed the relaxed one
                         hits[n] = hit
                 newlines += block.count(b"\n")
@@ -198,10 +209,10 @@ class Engine:
     def _match(self, chunk: bytes) -> list[int]:
         return (self._set.Match(chunk) or []) if self.specs else []
 
-    def _collect(self, n: int, chunk: bytes, base_line: int, hit: Hit) -> None:
+    def _collect(self, regex: Any, n: int, chunk: bytes, base_line: int, hit: Hit) -> None:
         seen = {line for line, _ in hit.lines}
         line_no, counted = base_line + 1, 0  # newlines are counted once, forward, as matches come
-        for m in self._regex(n).finditer(chunk):
+        for m in regex.finditer(chunk):
             pos = m.start()
             line_no += chunk.count(b"\n", counted, pos)
             counted = pos
@@ -209,7 +220,8 @@ class Engine:
                 continue
             start = chunk.rfind(b"\n", 0, pos) + 1
             end = chunk.find(b"\n", pos)
-            hit.lines.append((line_no, chunk[start : end if end >= 0 else len(chunk)]))
+            end = end if 0 <= end < start + RAW_LINE_BYTES else min(len(chunk), start + RAW_LINE_BYTES)
+            hit.lines.append((line_no, chunk[start:end]))  # no more than is ever shown: a long line is not kept whole
             hit.starts[line_no] = pos - start
             seen.add(line_no)
             for name, value in m.groupdict().items():

@@ -7,7 +7,6 @@ from bot.render.wrap import wrap
 
 from bot.diagnosis import DiagnoseResult, Diagnosis
 from bot.playbooks import Playbook
-from bot.render.manifest import render_report
 
 MANIFEST_DETAILED = 3  # a manifest can carry a dozen codes: explain the first ones in full
 
@@ -70,6 +69,8 @@ def render_diagnosis(d: Diagnosis, n: int, lang: str) -> str:
 def render_diagnose(result: DiagnoseResult) -> str:
     L = _L[result.lang]
     if result.report is not None:  # a Rekognition manifest: the report, then the playbooks with steps
+        from bot.render.manifest import render_report  # with the manifest modules: not for a plain text
+
         titles = {d.id.rsplit(".", 1)[-1]: d.title for d in result.matches}
         detailed = [d for d in result.matches if d.steps]
         parts = [render_report(result.report, titles, result.lang)]
