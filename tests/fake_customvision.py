@@ -170,6 +170,8 @@ class FakeCustomVision(LoopbackServer):
             if sub == "/tags":
                 return 200, self.tags.get(pid, [])
             return 200, self.projects[pid]
+        if rest == "/domains":
+            return 200, list(self.domains.values())
         m = re.fullmatch(r"/domains/([^/]+)", rest)
         if m:
             if m.group(1) in self.domains:
