@@ -14,6 +14,9 @@ class LoopbackServer:
     scheme = "http"
 
     def _serve(self, handler: type[BaseHTTPRequestHandler], tls: tuple[Path, Path] | None = None) -> None:
+        # listen(5), http.server's default, drops the SYNs of a burst of new connections (a sweep
+        # opens one per call in flight) and the client retries after 1 s: no cloud front end does.
+        ThreadingHTTPServer.request_queue_size = 128
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
         if tls is not None:
