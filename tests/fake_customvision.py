@@ -118,6 +118,7 @@ class FakeCustomVision(LoopbackServer):
         self.key = key
         self.delay = delay
         self.barrier: threading.Barrier | None = None  # set to prove callers overlap (see test_status)
+        self.barrier_paths = re.compile(r"/projects$")  # the requests that wait at the barrier
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.projects: dict[str, dict[str, Any]] = {}
         self.iterations: dict[str, list[dict[str, Any]]] = {}
@@ -189,7 +190,7 @@ class FakeCustomVision(LoopbackServer):
                     fake.requests.append(("GET", url.path, dict(self.headers)))
                 if fake.delay:
                     time.sleep(fake.delay)
-                if fake.barrier is not None and url.path.endswith("/projects"):
+                if fake.barrier is not None and fake.barrier_paths.search(url.path):
                     try:
                         fake.barrier.wait()
                     except threading.BrokenBarrierError:
