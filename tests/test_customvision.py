@@ -388,3 +388,10 @@ def test_main_entry_point_prints_one_line_error_and_exit_code(cfg_file, fake, ca
     assert e.value.code == 2
     assert err.startswith("error: Custom Vision rejected the training key in $CV_KEY")
     assert "Traceback" not in err and "not-the-key" not in err
+
+
+def test_the_session_keeps_a_connection_per_call_in_flight(fake):
+    from bot.providers.customvision import CALLS_IN_FLIGHT
+
+    adapter = provider(fake).session.get_adapter(fake.endpoint)
+    assert adapter._pool_maxsize == CALLS_IN_FLIGHT > 10  # requests' default is 10
