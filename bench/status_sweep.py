@@ -31,6 +31,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bot import config  # noqa: E402
 from bot.commands.status import status  # noqa: E402
+from bot.pool import CALL_WORKERS  # noqa: E402
 from bot.providers import get_provider  # noqa: E402
 
 SUB = "11111111-2222-3333-4444-555555555555"
@@ -112,7 +113,7 @@ def measure(endpoints: list[str], args: argparse.Namespace, project_ids: list[st
     sweeps, cpus = [], []
     for _ in range(args.repeat):
         c0 = time.process_time()
-        result = status(s)
+        result = status(s, call_workers=args.call_workers)
         cpus.append(time.process_time() - c0)
         sweeps.append(result.elapsed_s)
         assert not result.errors, [t.error for t in result.errors]
@@ -134,9 +135,11 @@ def main() -> None:
     ap.add_argument("--projects", type=int, default=2)
     ap.add_argument("--delay", type=float, default=0.1, help="seconds each fake request takes")
     ap.add_argument("--repeat", type=int, default=5, help="sweeps timed per configuration")
+    ap.add_argument("--call-workers", type=int, default=CALL_WORKERS, help="the sweep's thread pool (triage's default)")
     args = ap.parse_args()
 
-    print(f"{args.projects} projects per target, {args.delay * 1000:.0f} ms per request; goal: sweep ≤ 2 × slowest call")
+    print(f"{args.projects} projects per target, {args.delay * 1000:.0f} ms per request, pool of {args.call_workers} threads; "
+          "goal: sweep ≤ 2 × slowest call")
     for n in args.targets:
         parent, child = mp.Pipe()
         server = mp.Process(target=serve, args=(n, args.projects, args.delay, child), daemon=True)
