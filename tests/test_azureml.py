@@ -480,3 +480,9 @@ def test_the_production_transport_keeps_a_connection_per_call_in_flight():
         assert adapter.max_retries.total is False  # azure-core's own setting kept: its policy retries
     finally:
         transport.close()
+
+
+def test_names_lists_the_workspaces_online_endpoints():
+    provider, adapter, _ = make_provider(standard_routes())
+    assert provider.names() == ["fraud-scorer", "image-classifier"]
+    assert not adapter.seen("GET", r"/jobs\?")  # one list call, nothing else

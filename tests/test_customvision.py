@@ -395,3 +395,22 @@ def test_the_session_keeps_a_connection_per_call_in_flight(fake):
 
     adapter = provider(fake).session.get_adapter(fake.endpoint)
     assert adapter._pool_maxsize == CALLS_IN_FLIGHT > 10  # requests' default is 10
+
+
+def test_names_lists_the_resources_projects_in_one_call():
+    from fake_customvision import KEY, FakeCustomVision
+
+    from bot.config import Settings, parse
+    from bot.providers.customvision import CustomVisionProvider
+
+    cv = FakeCustomVision().start()
+    cv.seed_standard()
+    try:
+        s = Settings(parse(f'[[customvision]]\nname = "cv"\nendpoint = "{cv.endpoint}"\ntraining_key_env = "K"\nprojects = ["widgets"]\n'
+                           'resource_id = "/subscriptions/6d2c0f7e-1b5a-4c1e-9d6e-2f1a7c3b9e40/resourceGroups/rg/providers/'
+                           'Microsoft.CognitiveServices/accounts/cv"\n'),
+                     {"K": KEY})
+        assert CustomVisionProvider(s.config.customvision[0], s).names() == ["defects", "widgets"]
+        assert [p for _, p, _ in cv.requests] == ["/customvision/v3.3/training/projects"]
+    finally:
+        cv.stop()
