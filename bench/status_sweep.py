@@ -1,16 +1,27 @@
-"""Status sweep: sequential sum vs concurrent wall time against loopback fake Custom Vision servers.
+"""Status sweep: wall time of `triage status` against the slowest single call, at 20 and 100 targets.
 
-    python bench/status_sweep.py                      # 20 targets, 100 ms per request
-    python bench/status_sweep.py --targets 50 --delay 0.2 --projects 4
+    python bench/status_sweep.py                                  # 20 and 100 targets, 100 ms per request
+    python bench/status_sweep.py --targets 50 --delay 0.2 --projects 4 --repeat 3
 
-Each target is its own fake resource (http.server on 127.0.0.1:0) that sleeps `--delay` seconds
-before every answer; each has `--projects` projects, one with a failed iteration. The bar: the
-concurrent sweep takes about as long as the slowest target, not the sum of all of them.
+Each target is its own fake Custom Vision resource (http.server on 127.0.0.1:0) that sleeps
+`--delay` seconds before every answer; each has `--projects` projects, one with a failed iteration.
+The fakes run in a child process, as a cloud runs elsewhere: their CPU does not queue behind the
+sweep's for the GIL. They answer with TCP_NODELAY (see tests/loopback.py). Nothing is cached
+between sweeps: each builds new providers, sessions and connections.
+
+Two configurations: every project of the resource (GetProjects first: two rounds of calls), and
+projects named by Project Id in triage.toml (one round). Printed for each: the slowest single
+call (median of a few, timed alone through the provider), the sweep (min / median / max of
+`--repeat` runs), their ratio (the goal: 2 or less), the CPU the sweep used, and the sequential
+baseline (`status(max_workers=1)`: every call one after another, timed on up to 20 targets and
+scaled to all of them).
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -20,68 +31,138 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bot import config  # noqa: E402
 from bot.commands.status import status  # noqa: E402
+from bot.pool import CALL_WORKERS  # noqa: E402
 from bot.providers import get_provider  # noqa: E402
-from fake_customvision import KEY, FakeCustomVision, iteration, project, tag  # noqa: E402
 
 SUB = "11111111-2222-3333-4444-555555555555"
+KEY = "k123-training-key"
+SEQUENTIAL_SAMPLE = 20
 
 
-def make_fake(delay: float, projects: int) -> FakeCustomVision:
-    fake = FakeCustomVision(delay=delay).start()
-    for i in range(projects):
-        pid = f"00000000-0000-4000-8000-{i:012d}"
-        fake.projects[pid] = project(pid, f"project-{i}")
-        status = "Failed" if i == 0 else "Completed"
-        fake.iterations[pid] = [iteration(f"10000000-0000-4000-8000-{i:012d}", pid, "Iteration 1", status, "2024-05-01T10:00:00Z")]
-        fake.tags[pid] = [tag("ok", 60), tag("few", 3)]
-    return fake
+def pid_of(i: int) -> str:
+    return f"00000000-0000-4000-8000-{i:012d}"
 
 
-def settings_for(fakes: list[FakeCustomVision]) -> config.Settings:
+def serve(targets: int, projects: int, delay: float, conn) -> None:
+    """Child process: the fake resources; answers 'count' with requests served, stops on 'stop'."""
+    from fake_customvision import FakeCustomVision, iteration, project, tag
+
+    fakes = []
+    for _ in range(targets):
+        fake = FakeCustomVision(key=KEY, delay=delay).start()
+        for i in range(projects):
+            fake.projects[pid_of(i)] = project(pid_of(i), f"project-{i}")
+            status_ = "Failed" if i == 0 else "Completed"
+            fake.iterations[pid_of(i)] = [iteration(f"10000000-0000-4000-8000-{i:012d}", pid_of(i), "Iteration 1",
+                                                    status_, "2024-05-01T10:00:00Z")]
+            fake.tags[pid_of(i)] = [tag("ok", 60), tag("few", 3)]
+        fakes.append(fake)
+    conn.send([f.endpoint for f in fakes])
+    while True:
+        msg = conn.recv()
+        if msg == "count":
+            conn.send(sum(len(f.requests) for f in fakes))
+        elif msg == "stop":
+            for f in fakes:
+                f.stop()
+            conn.send("stopped")
+            return
+
+
+def settings_for(endpoints: list[str], project_ids: list[str] | None) -> config.Settings:
+    projects = f"projects = [{', '.join(repr(p).replace(chr(39), chr(34)) for p in project_ids)}]\n" if project_ids else ""
     toml = "".join(
-        f'[[customvision]]\nname = "cv-{i}"\nendpoint = "{f.endpoint}"\ntraining_key_env = "CV_KEY"\n'
+        f'[[customvision]]\nname = "cv-{i}"\nendpoint = "{e}"\ntraining_key_env = "CV_KEY"\n'
         f'resource_id = "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/cv-{i}"\n'
-        for i, f in enumerate(fakes)
+        + projects
+        for i, e in enumerate(endpoints)
     )
     return config.Settings(config.parse(toml), {"CV_KEY": KEY})
 
 
+def slowest_call(s: config.Settings, repeat: int = 5) -> tuple[float, str]:
+    """The slowest kind of call a sweep makes, each timed alone (median of `repeat`), client included."""
+    provider = get_provider("customvision", s.config.customvision[0], s)
+    pid = pid_of(0)
+    kinds = {
+        "GetProjects": "/projects",
+        "GetDomains": "/domains",
+        "GetProject": f"/projects/{pid}",
+        "GetIterations": f"/projects/{pid}/iterations",
+        "GetTags": f"/projects/{pid}/tags",
+    }
+    times = {}
+    for name, path in kinds.items():
+        samples = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            provider._get(path, name)
+            samples.append(time.perf_counter() - t0)
+        times[name] = statistics.median(samples)
+    name = max(times, key=times.get)
+    return times[name], name
+
+
+def measure(endpoints: list[str], args: argparse.Namespace, project_ids: list[str] | None, conn) -> dict:
+    s = settings_for(endpoints, project_ids)
+    status(s)  # warm up: playbook engine, imports
+    single, kind = slowest_call(s)
+
+    conn.send("count")
+    before = conn.recv()
+    sweeps, cpus = [], []
+    for _ in range(args.repeat):
+        c0 = time.process_time()
+        result = status(s, call_workers=args.call_workers)
+        cpus.append(time.process_time() - c0)
+        sweeps.append(result.elapsed_s)
+        assert not result.errors, [t.error for t in result.errors]
+        assert len(result.failures) == len(endpoints)
+    conn.send("count")
+    calls = (conn.recv() - before) / args.repeat / len(endpoints)
+
+    sample = settings_for(endpoints[:SEQUENTIAL_SAMPLE], project_ids)
+    seq = status(sample, max_workers=1)
+    assert [f.key for f in seq.failures] == [f.key for f in result.failures][: len(seq.failures)]
+    sequential = seq.elapsed_s * len(endpoints) / len(sample.config.customvision)
+    return {"single": single, "kind": kind, "sweeps": sweeps, "cpu": statistics.median(cpus), "calls": calls,
+            "sequential": sequential, "scaled": len(endpoints) > SEQUENTIAL_SAMPLE}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--targets", type=int, default=20)
+    ap.add_argument("--targets", type=int, nargs="+", default=[20, 100])
     ap.add_argument("--projects", type=int, default=2)
     ap.add_argument("--delay", type=float, default=0.1, help="seconds each fake request takes")
+    ap.add_argument("--repeat", type=int, default=5, help="sweeps timed per configuration")
+    ap.add_argument("--call-workers", type=int, default=CALL_WORKERS, help="the sweep's thread pool (triage's default)")
     args = ap.parse_args()
 
-    fakes = [make_fake(args.delay, args.projects) for _ in range(args.targets)]
-    s = settings_for(fakes)
-    try:
-        status(s)  # warm up: playbook engine, imports, connection pools
-        requests_before = sum(len(f.requests) for f in fakes)
-
-        t0 = time.perf_counter()
-        per_target = []
-        for target in s.config.customvision:
-            t1 = time.perf_counter()
-            get_provider("customvision", target, s).failures()
-            per_target.append(time.perf_counter() - t1)
-        sequential = time.perf_counter() - t0
-        calls = (sum(len(f.requests) for f in fakes) - requests_before) // args.targets
-
-        result = status(s)
-        concurrent = result.elapsed_s
-        slowest = max(t.elapsed_s for t in result.targets)
-        assert not result.errors, [t.error for t in result.errors]
-        assert len(result.failures) == args.targets
-    finally:
-        for f in fakes:
-            f.stop()
-
-    print(f"{args.targets} targets × {args.projects} projects, {args.delay * 1000:.0f} ms per request, "
-          f"{calls} requests per target")
-    print(f"  sequential (sum of targets):  {sequential:7.2f} s   (one target: {min(per_target):.2f}–{max(per_target):.2f} s)")
-    print(f"  concurrent sweep (status):    {concurrent:7.2f} s   (slowest target inside it: {slowest:.2f} s)")
-    print(f"  speed-up: {sequential / concurrent:.1f}×; concurrent / slowest = {concurrent / slowest:.2f}")
+    print(f"{args.projects} projects per target, {args.delay * 1000:.0f} ms per request, pool of {args.call_workers} threads; "
+          "goal: sweep ≤ 2 × slowest call")
+    for n in args.targets:
+        parent, child = mp.Pipe()
+        server = mp.Process(target=serve, args=(n, args.projects, args.delay, child), daemon=True)
+        server.start()
+        endpoints = parent.recv()
+        try:
+            for label, ids in (("all projects (GetProjects first)", None),
+                               ("projects by Project Id", [pid_of(i) for i in range(args.projects)])):
+                r = measure(endpoints, args, ids, parent)
+                sw = sorted(r["sweeps"])
+                med = statistics.median(sw)
+                seq_note = f"{SEQUENTIAL_SAMPLE} measured, scaled" if r["scaled"] else "measured"
+                print(f"\n{n} targets, {label}: {r['calls']:.0f} requests per target")
+                print(f"  slowest single call ({r['kind']}, alone):  {r['single'] * 1000:6.0f} ms")
+                print(f"  sweep (status), {len(sw)} runs:            {sw[0]:6.2f} / {med:.2f} / {sw[-1]:.2f} s  (min / median / max)")
+                print(f"  sweep / slowest call:                {sw[0] / r['single']:6.2f} / {med / r['single']:.2f} / "
+                      f"{sw[-1] / r['single']:.2f}   {'meets' if med <= 2 * r['single'] else 'misses'} the 2× goal (median)")
+                print(f"  CPU used by one sweep (this process): {r['cpu']:6.2f} s")
+                print(f"  sequential, one call after another:  {r['sequential']:6.1f} s  ({seq_note})")
+        finally:
+            parent.send("stop")
+            parent.recv()
+            server.join(5)
 
 
 if __name__ == "__main__":

@@ -118,6 +118,7 @@ class FakeCustomVision(LoopbackServer):
         self.key = key
         self.delay = delay
         self.barrier: threading.Barrier | None = None  # set to prove callers overlap (see test_status)
+        self.barrier_paths = re.compile(r"/projects$")  # the requests that wait at the barrier
         self.answering = threading.Event()  # clear() holds every request until set() again: a slow resource, without timing
         self.answering.set()
         self.requests: list[tuple[str, str, dict[str, str]]] = []
@@ -172,6 +173,8 @@ class FakeCustomVision(LoopbackServer):
             if sub == "/tags":
                 return 200, self.tags.get(pid, [])
             return 200, self.projects[pid]
+        if rest == "/domains":
+            return 200, list(self.domains.values())
         m = re.fullmatch(r"/domains/([^/]+)", rest)
         if m:
             if m.group(1) in self.domains:
@@ -190,7 +193,7 @@ class FakeCustomVision(LoopbackServer):
                 if fake.delay:
                     time.sleep(fake.delay)
                 fake.answering.wait(60)
-                if fake.barrier is not None and url.path.endswith("/projects"):
+                if fake.barrier is not None and fake.barrier_paths.search(url.path):
                     try:
                         fake.barrier.wait()
                     except threading.BrokenBarrierError:

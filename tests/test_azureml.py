@@ -432,6 +432,56 @@ def test_a_failed_deployment_provisioned_again_is_a_recovery_marker_for_the_watc
         assert marker.fingerprint == failed.fingerprint  # the same alert
 
 
+# ---- the sweep: both chains at once, same answer as one call after another --------------------------
+
+
+def _status_doc(routes, max_workers: int) -> dict:
+    from aml_replay import ReplayAdapter, settings_for
+    from bot.commands.status import status
+
+    seams = {"credential": FakeCredential(), "transport": transport_for(ReplayAdapter(routes)), "retry_total": 1,
+             "retry_backoff_factor": 0.01, "retry_backoff_max": 0.05}
+    doc = status(settings_for(), max_workers=max_workers, overrides={"azureml": seams}).to_json()
+    del doc["checked_at"], doc["elapsed_s"], doc["targets"][0]["elapsed_s"]
+    return doc
+
+
+def test_status_sweep_equals_the_sequential_one_with_a_failing_operation_read():
+    # the failed deployment's last operation answers 500 (retried, then a note); its log is still read
+    routes = only([("GET", r"/mfeOperationsStatus/odidp:", Reply(500, {"error": {"code": "InternalServerError", "message": "oops"}}))])
+    sequential, concurrent = _status_doc(routes, 1), _status_doc(routes, 8)
+    assert concurrent == sequential
+    [t] = concurrent["targets"]
+    assert t["ok"] and {f["key"] for f in t["failures"]} == {"image-classifier/green", "quiet_lamp_x7k2m9"}
+    dep = next(f for f in t["failures"] if f["kind"] == "deployment")
+    assert dep["details"]["container"] == "inference-server"
+    assert len(dep["details"]["notes"]) == 1 and "last operation (Resource Manager)" in dep["details"]["notes"][0]
+    assert "500" in dep["details"]["notes"][0]
+
+
+def test_status_sweep_reports_the_endpoints_error_before_the_jobs_one_in_both_orders():
+    routes = only([("GET", r"/onlineEndpoints\?", Reply(403, "error_403_authorization_failed.json")),
+                   ("GET", r"/jobs\?", Reply(503, {"error": {"code": "ServiceUnavailable", "message": "busy"}}))])
+    sequential, concurrent = _status_doc(routes, 1), _status_doc(routes, 8)
+    assert concurrent == sequential
+    err = concurrent["targets"][0]["error"]
+    assert err["type"] == "CloudAuthError" and "403 AuthorizationFailed" in err["message"]
+    assert "onlineEndpoints/read" in err["message"] and "workspaces/vision-ws" in err["message"]
+
+
+def test_the_production_transport_keeps_a_connection_per_call_in_flight():
+    from bot.providers.azureml import POOL_CONNECTIONS, BoundedTransport
+
+    transport = BoundedTransport()
+    transport.open()
+    try:
+        adapter = transport.session.get_adapter("https://management.azure.com/")
+        assert adapter._pool_maxsize == POOL_CONNECTIONS > 10  # requests' default is 10
+        assert adapter.max_retries.total is False  # azure-core's own setting kept: its policy retries
+    finally:
+        transport.close()
+
+
 def test_names_lists_the_workspaces_online_endpoints():
     provider, adapter, _ = make_provider(standard_routes())
     assert provider.names() == ["fraud-scorer", "image-classifier"]

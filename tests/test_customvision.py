@@ -390,6 +390,13 @@ def test_main_entry_point_prints_one_line_error_and_exit_code(cfg_file, fake, ca
     assert "Traceback" not in err and "not-the-key" not in err
 
 
+def test_the_session_keeps_a_connection_per_call_in_flight(fake):
+    from bot.providers.customvision import CALLS_IN_FLIGHT
+
+    adapter = provider(fake).session.get_adapter(fake.endpoint)
+    assert adapter._pool_maxsize == CALLS_IN_FLIGHT > 10  # requests' default is 10
+
+
 def test_names_lists_the_resources_projects_in_one_call():
     from fake_customvision import KEY, FakeCustomVision
 

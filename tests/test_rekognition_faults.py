@@ -15,6 +15,7 @@ from bot.cli import cli
 from bot.providers.retry import RetryPolicy
 from fake_customvision import PROXY_LOGIN_PAGE
 from fake_rekognition import FakeRekognition
+from standin_playbooks import standin_library  # noqa: F401  (fixture)
 from test_rekognition import BUCKET, NOW, PROJECT_ARN, REGION, SUMMARY, V_FAILED, VALIDATION, _line, failed_version
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,3 +130,47 @@ def test_unreadable_validation_manifest_keeps_the_failure_and_says_which_part(to
     [f] = t["failures"]
     problems = f["details"]["manifest"]["problems"]
     assert len(problems) == 1 and "s3:GetObject" in problems[0] and "training_manifest_with_validation" in problems[0]
+
+
+# ---- the sweep gives what one call after another gives ----------------------------------------------
+
+
+def _sweep(aws, projects: list[str], max_workers: int) -> dict:
+    import boto3
+
+    from bot import config
+    from bot.commands.status import status
+
+    toml = (f'[[rekognition]]\nname = "aws-prod"\nregion = "{REGION}"\nprojects = {json.dumps(projects)}\n'
+            f'endpoint_url = "{aws.endpoint}"\ns3_endpoint_url = "{aws.endpoint}"\n')
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+    fast = RetryPolicy(sleep=lambda s: None)
+    result = status(config.Settings(config.parse(toml), {}), max_workers=max_workers,
+                    overrides={"rekognition": {"session": session, "retry": fast}})
+    doc = result.to_json()
+    del doc["checked_at"], doc["elapsed_s"], doc["targets"][0]["elapsed_s"]
+    return doc
+
+
+def test_project_arn_sweep_equals_the_sequential_one_with_an_s3_fault(aws, standin_library):
+    # the training manifest refused, the testing one read: the problem named, the rest reported
+    aws.queue("s3:training_manifest", 403, {"Code": "AccessDenied", "Message": "Access Denied"})
+    sequential = _sweep(aws, [PROJECT_ARN], 1)
+    aws.queue("s3:training_manifest", 403, {"Code": "AccessDenied", "Message": "Access Denied"})
+    concurrent = _sweep(aws, [PROJECT_ARN], 8)
+    assert concurrent == sequential
+    [t] = concurrent["targets"]
+    assert t["ok"] and [f["key"] for f in t["failures"]] == [V_FAILED]
+    manifest = t["failures"][0]["details"]["manifest"]
+    assert manifest["summary"] is not None
+    assert len(manifest["problems"]) == 1 and "s3:GetObject" in manifest["problems"][0]
+    assert "training_manifest_with_validation.json" in manifest["problems"][0]
+    assert list(manifest["validation"]) == [f"s3://{BUCKET}/runs/testing_manifest_with_validation.json"]
+
+
+def test_a_stale_project_arn_is_named_with_the_current_one_even_when_its_models_were_asked_for_first(aws):
+    stale = PROJECT_ARN.replace("1690000000000", "1600000000000")
+    for workers in (1, 8):
+        [t] = _sweep(aws, [stale], workers)["targets"]
+        assert t["ok"] is False and t["error"]["type"] == "CloudNotFound"
+        assert stale in t["error"]["message"] and PROJECT_ARN in t["error"]["hint"]

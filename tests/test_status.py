@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 
 import pytest
@@ -161,3 +162,122 @@ def test_cli_status_text_reports_the_broken_target(cfg, standin_library):
     assert res.exit_code == 1
     assert "! customvision/cv-broken: could not be checked (CloudAuthError)" in res.output
     assert "hint: put the Training key" in res.output
+
+
+# ---- the sweep gives what one call after another gives ----------------------------------------------
+
+DEFECTS = "3f2c9a10-1b2c-4d5e-8f90-a1b2c3d4e5f6"
+
+
+def _no_wait() -> dict:
+    from bot.providers.retry import RetryPolicy
+
+    return {"customvision": {"retry": RetryPolicy(sleep=lambda s: None)}}
+
+
+def _comparable(result) -> dict:
+    """The sweep's JSON without its timings."""
+    doc = result.to_json()
+    del doc["checked_at"], doc["elapsed_s"]
+    for t in doc["targets"]:
+        del t["elapsed_s"]
+    return doc
+
+
+@pytest.fixture
+def four():
+    servers = [FakeCustomVision().start() for _ in range(4)]
+    for s in servers:
+        s.seed_standard()
+    yield servers
+    for s in servers:
+        s.stop()
+
+
+def _faults(fakes) -> None:
+    """One fine target; then a 403 on one project's tags, a 5xx (retried) on the other project's
+    iterations in the same target, a 429 that outlasts the retries, and a 403 on GetProject."""
+    from fake_customvision import RBAC_403, gateway_429
+
+    for _ in range(4):  # later in input order than the 403 below, but it finishes after it
+        fakes[1].queue(rf"/projects/{WIDGETS}/iterations$", 503, {"code": "ErrorUnknown", "message": "try later"})
+    fakes[1].queue(rf"/projects/{DEFECTS}/tags$", 403, RBAC_403)
+    for _ in range(4):
+        fakes[2].queue(rf"/projects/{DEFECTS}/tags$", 429, gateway_429(0), {"Retry-After": "0"})
+    fakes[3].queue(rf"/projects/{DEFECTS}$", 403, RBAC_403)
+
+
+def _sweep_settings(fakes):
+    by_id = f'projects = ["{WIDGETS}", "{DEFECTS}"]\n'
+    return settings_of("".join(target(f"cv-{i}", f.endpoint) for i, f in enumerate(fakes[:3]))
+                       + target("cv-3", fakes[3].endpoint) + by_id)
+
+
+def test_concurrent_sweep_equals_the_sequential_one_errors_included(four, standin_library):
+    s = _sweep_settings(four)
+    _faults(four)
+    sequential = status(s, max_workers=1, overrides=_no_wait())
+    _faults(four)
+    concurrent = status(s, overrides=_no_wait())
+
+    assert _comparable(concurrent) == _comparable(sequential)
+    by_name = {t.target: t for t in concurrent.targets}
+    assert [t.target for t in concurrent.targets] == ["cv-0", "cv-1", "cv-2", "cv-3"]
+    assert by_name["cv-0"].ok and [f.key for f in by_name["cv-0"].failures] == [IT_FAILED]
+    # the first error in project order wins, not the first to arrive (the 403 came back first)
+    e1 = by_name["cv-1"].error
+    assert type(e1).__name__ == "CloudError" and "HTTP 503" in e1.message and WIDGETS in e1.message
+    assert "tried 4 times" in e1.message
+    e2 = by_name["cv-2"].error
+    assert type(e2).__name__ == "CloudThrottled" and "429" in e2.message and f"tags of project {DEFECTS}" in e2.message
+    e3 = by_name["cv-3"].error
+    assert isinstance(e3, CloudAuthError) and "HTTP 403" in e3.message and f"get project {DEFECTS}" in e3.message
+    assert "cv-3" in e3.message or "accounts/cv-3" in e3.message
+
+
+def test_projects_by_id_are_read_in_one_round_without_listing(four, standin_library):
+    # GetDomains, GetProject, GetIterations and GetTags of the one configured project wait for each
+    # other at the server: only one round of calls can get past the barrier.
+    fake = four[0]
+    fake.barrier = threading.Barrier(4, timeout=10)
+    fake.barrier_paths = re.compile(rf"(/domains|/projects/{WIDGETS}(/iterations|/tags)?)$")
+    s = settings_of(target("cv-0", fake.endpoint) + f'projects = ["{WIDGETS.upper()}", "{WIDGETS}"]\n')
+    result = status(s)
+    assert result.targets[0].ok, result.targets[0].error
+    assert [f.key for f in result.failures] == [IT_FAILED]
+    assert result.failures[0].fields["project_type"] == "Classification (General)"
+    assert not fake.barrier.broken
+    assert "/customvision/v3.3/training/projects" not in fake.paths()
+    assert sorted(fake.paths()) == sorted(
+        f"/customvision/v3.3/training{p}" for p in ("/domains", f"/projects/{WIDGETS}", f"/projects/{WIDGETS}/iterations",
+                                                     f"/projects/{WIDGETS}/tags"))
+
+
+def test_a_missing_project_id_is_named_like_a_missing_name(four, standin_library):
+    gone = "0f0f0f0f-0000-4000-8000-000000000000"
+    s = settings_of(target("cv-0", four[0].endpoint) + f'projects = ["{gone}", "{WIDGETS}"]\n')
+    [t] = status(s).targets
+    assert isinstance(t.error, CloudNotFound)
+    assert t.error.message == f"no Custom Vision project '{gone}' in target 'cv-0'"
+    assert t.error.hint.startswith(f"'{gone}'")
+
+
+def test_pool_nested_fan_outs_finish_on_a_pool_smaller_than_the_work():
+    from bot.pool import Pool, pmap
+
+    with Pool(2):  # 3 x 3 nested items on 2 threads: the callers run what no thread has taken
+        got = pmap(lambda i: pmap(lambda j: (i, j), range(3), 3), range(3), 3)
+    assert got == [[(i, j) for j in range(3)] for i in range(3)]
+
+
+def test_pool_raises_the_first_error_in_input_order():
+    from bot.pool import Pool
+
+    def fn(i):
+        if i == 0:
+            threading.Event().wait(0.2)  # the first item fails last
+            raise ValueError("first")
+        raise KeyError("second")
+
+    with Pool(4) as pool, pytest.raises(ValueError, match="first"):
+        pool.map(fn, range(2), 2)

@@ -12,7 +12,7 @@ from bot.commands.targets import overrides_for, pick
 from bot.config import Settings
 from bot.errors import TriageError
 from bot.failures import Failure
-from bot.pool import SWEEP_WORKERS, pmap
+from bot.pool import CALL_WORKERS, SWEEP_WORKERS, Pool
 from bot.providers import get_provider
 
 
@@ -77,8 +77,14 @@ def status(
     *,
     overrides: dict[str, dict[str, Any]] | None = None,
     max_workers: int = SWEEP_WORKERS,
+    call_workers: int = CALL_WORKERS,
 ) -> StatusResult:
-    """Failures of every selected target, read concurrently; one target's error never stops the others."""
+    """Failures of every selected target, read concurrently; one target's error never stops the others.
+
+    Up to `max_workers` targets at once, and inside each its independent calls at once, all on one
+    pool of `call_workers` threads. `max_workers=1` reads everything one call after another, in the
+    calling thread: the same results, the order the concurrent sweep must reproduce.
+    """
     pairs = pick(settings, service, target)
     started = time.perf_counter()
 
@@ -94,5 +100,6 @@ def status(
             err = InternalError(f"internal error while reading {t.name}: {type(e).__name__}: {e}")
             return TargetStatus(svc, t.name, error=err, elapsed_s=time.perf_counter() - t0)
 
-    results = pmap(one, pairs, max_workers=max_workers)
+    with Pool(call_workers if max_workers > 1 else 0) as pool:
+        results = pool.map(one, pairs, max_workers)
     return StatusResult(results, datetime.now(timezone.utc), time.perf_counter() - started)

@@ -39,7 +39,7 @@ from bot.config import AzureMLTarget, Settings
 from bot.errors import CloudError, CloudNotFound, InputError
 from bot.failures import Failure
 from bot.identifiers import check_aml_endpoint_name, check_aml_job_name, did_you_mean
-from bot.pool import pmap
+from bot.pool import pmap, together
 from bot.providers.azureml_errors import Missing, first_line, not_json, translate
 from bot.providers.azureml_results import (
     diagnose_failure,
@@ -64,6 +64,9 @@ FAILURE_LOG_LINES = 200
 LOG_FULL_READ_MAX = 8 * 1024 * 1024  # a bigger job log is read from its last LOG_TAIL_BYTES only
 LOG_TAIL_BYTES = 2 * 1024 * 1024
 WORKERS = 6
+POOL_CONNECTIONS = 2 * WORKERS + 2
+"""Connections kept per host: the deployments (or failed deployments' operation and log reads) of
+WORKERS endpoints and the jobs branch's calls, in flight at once."""
 TIMEOUT_RETRIES = 1
 
 # The SDK logs "Proceeding with no tenant id appended to studio URL" at INFO to its own stderr
@@ -127,6 +130,11 @@ class BoundedTransport(RequestsTransport):
     def __init__(self, *args: Any, max_sleep: float = 20.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_sleep = max_sleep
+
+    def _init_session(self, session: Any) -> None:
+        super()._init_session(session)
+        for adapter in {id(a): a for a in session.adapters.values()}.values():
+            adapter.init_poolmanager(1, POOL_CONNECTIONS)  # requests keeps 10, fewer than a sweep has in flight
 
     def sleep(self, duration: float) -> None:
         time.sleep(max(0.0, min(duration, self.max_sleep)))
@@ -261,24 +269,37 @@ class AzureMLProvider:
         )
 
     def failures(self) -> list[Failure]:
-        """Failed deployments (configured endpoints, or all) and recent failed jobs, each diagnosed."""
-        endpoints = self._endpoints([])
-        if self._region is None:
-            self._region = next((_value(getattr(e, "location", None)) or None for e in endpoints), None)
-        deployments = [d for group in pmap(self._deployments_of, [e.name for e in endpoints], WORKERS) for d in group]
+        """Failed deployments (configured endpoints, or all) and recent failed jobs, each diagnosed.
+
+        Two independent chains run at once: endpoints -> their deployments -> each failed one's last
+        operation and log; jobs -> Run History -> each failed job's run details and log. Errors are
+        raised in that order (endpoints, deployments, jobs), whatever finished first.
+        """
+
+        def deployments_chain() -> list[Any]:
+            endpoints = self._endpoints([])
+            if self._region is None:
+                self._region = next((_value(getattr(e, "location", None)) or None for e in endpoints), None)
+            return [d for group in pmap(self._deployments_of, [e.name for e in endpoints], WORKERS) for d in group]
+
+        def jobs_chain() -> tuple[list[Any], list[Any], CloudError | None]:
+            recent = self._recent_jobs(scan=JOBS_SCANNED)
+            failed_jobs = [j for j in recent if _value(j.status) == "Failed"][:FAILED_JOBS_DIAGNOSED]
+            history_down: CloudError | None = None
+            if failed_jobs:
+                try:
+                    self._warm_run_history()
+                except CloudError as e:  # Run History is down: deployments (ARM) are still reported
+                    history_down = e
+            return recent, failed_jobs, history_down
+
+        deployments, (recent, failed_jobs, history_down) = together(deployments_chain, jobs_chain)
         failed_deps = [d for d in deployments if _value(d.provisioning_state) == "Failed"]
         self._markers = [m for m in map(self._deployment_marker, deployments) if m is not None]
-        recent = self._recent_jobs(scan=JOBS_SCANNED)
-        failed_jobs = [j for j in recent if _value(j.status) == "Failed"]
-        failed_jobs = failed_jobs[:FAILED_JOBS_DIAGNOSED]
-        history_down: CloudError | None = None
-        if failed_jobs:
-            try:
-                self._warm_run_history()
-            except CloudError as e:  # Run History is down: deployments (ARM) are still reported
-                history_down = e
-        out = pmap(self._deployment_failure, failed_deps, WORKERS)
-        jobs = pmap(lambda j: self._job_failure(j, history_down), failed_jobs, WORKERS)
+        out, jobs = together(
+            lambda: pmap(self._deployment_failure, failed_deps, WORKERS),
+            lambda: pmap(lambda j: self._job_failure(j, history_down), failed_jobs, WORKERS),
+        )
         for f, j in zip(jobs, failed_jobs):
             later = _later_success(j, recent)
             if later is not None:  # retrained: a later run of the same experiment completed
@@ -535,22 +556,10 @@ class AzureMLProvider:
         return out
 
     def _deployment_failure(self, dep: Any) -> Failure:
-        notes: list[str] = []
-        op = None
-        try:
-            op = self._operation_error(dep)
-        except CloudError as e:
-            notes.append(f"the deployment's last operation (Resource Manager) could not be read: {_said(e)}")
-        log_text, container = "", None
-        for c in CONTAINERS:  # inference-server first; storage-initializer when that one is empty
-            try:
-                log_text = self.deployment_logs(dep.endpoint_name, dep.name, lines=FAILURE_LOG_LINES, container=c)
-            except CloudError as e:
-                notes.append(f"the {c} container log could not be read: {e.message}")
-                break
-            if log_text.strip():
-                container = c
-                break
+        # The last operation (Resource Manager) and the container log do not depend on each other.
+        (op, op_notes), (log_text, container, log_notes) = together(lambda: self._operation_part(dep),
+                                                                    lambda: self._log_part(dep))
+        notes = op_notes + log_notes
         code = op.code if op else ""
         message = op.message if op else ""
         matches = diagnose_failure([f"{code}: {message}" if code else message], log_text, self.lang)
@@ -585,6 +594,23 @@ class AzureMLProvider:
             log_excerpt=excerpt,
             details={"container": container, "operation": op.__dict__ if op else None, "notes": notes},
         )
+
+    def _operation_part(self, dep: Any) -> tuple[OperationError | None, list[str]]:
+        try:
+            return self._operation_error(dep), []
+        except CloudError as e:
+            return None, [f"the deployment's last operation (Resource Manager) could not be read: {_said(e)}"]
+
+    def _log_part(self, dep: Any) -> tuple[str, str | None, list[str]]:
+        """The first container log with text: inference-server, else storage-initializer."""
+        for c in CONTAINERS:
+            try:
+                log_text = self.deployment_logs(dep.endpoint_name, dep.name, lines=FAILURE_LOG_LINES, container=c)
+            except CloudError as e:
+                return "", None, [f"the {c} container log could not be read: {e.message}"]
+            if log_text.strip():
+                return log_text, c, []
+        return log_text, None, []
 
     def _job_failure(self, job: Any, history_down: CloudError | None = None) -> Failure:
         view = self._job_view(job)

@@ -2,7 +2,11 @@
 
 The msrest SDK targets v3.4-preview and cannot take azure-identity credentials, so we call
 v3.3 directly (docs/research/apis.md §1). Reads only: GetProjects, GetProject, GetIterations,
-GetTags, GetDomain.
+GetTags, GetDomains, GetDomain.
+
+A status read is one round of calls when triage.toml names the projects by Project Id (GetProject,
+GetIterations and GetTags of each, and GetDomains, all at once), two otherwise (GetProjects and
+GetDomains, then each project's iterations and tags).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from bot.errors import CloudAuthError, CloudError, CloudNotFound, CloudThrottled
 from bot.failures import Failure, images_per_tag_lines
 from bot.redact import redact
 from bot.identifiers import check_text_name, check_uuid, did_you_mean, looks_like_uuid_attempt
-from bot.pool import pmap, together
+from bot.pool import Outcome, pmap, settle, together
 from bot.providers.findings import diagnose_lines, merge, playbook_match
 from bot.providers.retry import TIMEOUT_ATTEMPTS, Retry, RetryPolicy, body_summary, call_with_retry, parse_retry_after
 
@@ -32,6 +36,9 @@ RECOMMENDED_IMAGES_PER_TAG = 50
 READER_ROLE = "Cognitive Services Custom Vision Reader"
 STATUS_PAGE = "https://azure.status.microsoft/status"
 PROJECT_WORKERS = 4  # the service allows 10 calls per second per resource for reads
+CALLS_IN_FLIGHT = 3 * PROJECT_WORKERS + 1
+"""What one target can have in flight (GetDomains, and three calls of each project read at once):
+the size of its HTTP connection pool, so no connection is opened only to be thrown away."""
 
 
 @dataclass
@@ -149,7 +156,12 @@ class CustomVisionProvider:
         self.target = target
         self.settings = settings
         self.base = target.endpoint + API
-        self.session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=CALLS_IN_FLIGHT)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        self.session = session
         self.retry = retry or RetryPolicy()
         self.lang = lang or settings.config.defaults.lang
         self._key: str | None = None
@@ -158,6 +170,7 @@ class CustomVisionProvider:
             assert target.training_key_env  # the config validator guarantees it
             self._key = settings.secret(target.training_key_env)
         self._domains: dict[str, dict[str, Any]] = {}
+        self._domain_list: dict[str, dict[str, Any]] | None = None
         self._lock = threading.Lock()
 
     # ---- HTTP -------------------------------------------------------------------------
@@ -300,6 +313,27 @@ class CustomVisionProvider:
     def _tags(self, project_id: str) -> list[dict[str, Any]]:
         return self._get(f"/projects/{project_id}/tags", f"list tags of project {project_id}")
 
+    def _all_domains(self) -> dict[str, dict[str, Any]]:
+        """GetDomains once per provider: the domains are few and fixed, and the list needs no project first."""
+        with self._lock:
+            if self._domain_list is not None:
+                return self._domain_list
+        try:
+            listed = self._get("/domains", "list domains")
+        except CloudNotFound:  # a gateway without GetDomains: each domain is asked for by its ID
+            listed = []
+        by_id = {str(d.get("id", "")).lower(): d for d in listed if isinstance(d, dict)} if isinstance(listed, list) else {}
+        with self._lock:
+            self._domain_list = by_id
+        return by_id
+
+    def _domain_of(self, domain_id: str | None, domains: Outcome) -> dict[str, Any]:
+        """A project's domain from the GetDomains answer; GetDomain only for one the list lacks."""
+        if not domain_id:
+            return {}
+        listed = domains.get()  # its error counts only when a failure needs the domain
+        return listed.get(domain_id.lower()) or self._domain(domain_id)
+
     def _domain(self, domain_id: str | None) -> dict[str, Any]:
         if not domain_id:
             return {}
@@ -325,17 +359,20 @@ class CustomVisionProvider:
             p = by_key.get(w.lower() if looks_like_uuid_attempt(w) else w)
             (chosen if p else missing).append(p or w)
         if missing:
-            pool = [p["name"] for p in projects] + [p["id"] for p in projects]
-            hints = [f"{m!r}: {did_you_mean(m, pool) or 'this resource has no projects'}" for m in missing]
-            raise CloudNotFound(
-                f"no Custom Vision project {', '.join(repr(m) for m in missing)} in target {self.target.name!r}",
-                hint="; ".join(hints),
-            )
+            raise self._not_found(missing, projects)
         return list({p["id"]: p for p in chosen}.values())
+
+    def _not_found(self, missing: list[str], projects: list[dict[str, Any]]) -> CloudNotFound:
+        pool = [p["name"] for p in projects] + [p["id"] for p in projects]
+        hints = [f"{m!r}: {did_you_mean(m, pool) or 'this resource has no projects'}" for m in missing]
+        return CloudNotFound(
+            f"no Custom Vision project {', '.join(repr(m) for m in missing)} in target {self.target.name!r}",
+            hint="; ".join(hints),
+        )
 
     def _project_view(self, project: dict[str, Any]) -> ProjectIds:
         settings = project.get("settings") or {}
-        domain = self._domain(settings.get("domainId"))
+        domain, listed = together(lambda: self._domain(settings.get("domainId")), lambda: self._iterations(project["id"]))
         kind = domain.get("type")
         if kind == "Classification" and settings.get("classificationType"):
             kind = f"Classification ({settings['classificationType']})"
@@ -348,7 +385,7 @@ class CustomVisionProvider:
                 trained_at=i.get("trainedAt"),
                 last_modified=i.get("lastModified"),
             )
-            for i in self._iterations(project["id"])
+            for i in listed
         ]
         iterations.sort(key=lambda i: i.created or "", reverse=True)
         return ProjectIds(project["id"], project.get("name", ""), kind, domain.get("name"), iterations)
@@ -383,10 +420,40 @@ class CustomVisionProvider:
         return out
 
     def failures(self) -> list[Failure]:
-        """Failed iterations of the configured projects, each diagnosed, with the images-per-tag check."""
-        projects = self._select(self._configured())
-        found = pmap(self._project_failures, projects, PROJECT_WORKERS)
+        """Failed iterations of the configured projects, each diagnosed, with the images-per-tag check.
+
+        Errors are raised in a fixed order whatever finished first: the project selection, then each
+        project in configured (or listed) order, its iterations before its tags before its domain.
+        """
+        wanted = self._configured()
+        if wanted and all(looks_like_uuid_attempt(w) for w in wanted):
+            domains, reads = together(
+                lambda: settle(self._all_domains)[0],
+                lambda: pmap(self._read_by_id, list(dict.fromkeys(wanted)), PROJECT_WORKERS),
+            )
+            missing = [pid for pid, (project, _, _) in reads if isinstance(project.error, CloudNotFound)]
+            if missing:
+                raise self._not_found(missing, self._all_projects())
+            read = [(project.get(), iterations.get(), tags.get()) for _, (project, iterations, tags) in reads]
+        else:
+            domains, projects = together(lambda: settle(self._all_domains)[0], lambda: self._select(wanted))
+            read = pmap(self._read, projects, PROJECT_WORKERS)
+        found = [self._project_failures(p, its, tags, domains) for p, its, tags in read]
         return [f for group in found for f in group]
+
+    def _read_by_id(self, project_id: str) -> tuple[str, list[Outcome]]:
+        """GetProject, GetIterations and GetTags of a configured Project Id at once (no GetProjects first)."""
+        return project_id, settle(
+            lambda: self._get(f"/projects/{project_id}", f"get project {project_id}"),
+            lambda: self._iterations(project_id),
+            lambda: self._tags(project_id),
+        )
+
+    def _read(self, project: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+        # The iterations and the tags do not depend on each other: one round of calls, not two
+        # (the tags are read even when nothing failed).
+        iterations, tags = together(lambda: self._iterations(project["id"]), lambda: self._tags(project["id"]))
+        return project, iterations, tags
 
     def probe(self) -> str:
         projects = self._all_projects()
@@ -394,18 +461,13 @@ class CustomVisionProvider:
 
     # ---- diagnosis ----------------------------------------------------------------------------
 
-    def _project_failures(self, project: dict[str, Any]) -> list[Failure]:
-        # The iterations, the tags and the domain do not depend on each other: one round of calls
-        # instead of three (the tags are read even when nothing failed; the domain is cached).
-        settings = project.get("settings") or {}
-        iterations, tags, domain = together(
-            lambda: self._iterations(project["id"]),
-            lambda: self._tags(project["id"]),
-            lambda: self._domain(settings.get("domainId")),
-        )
+    def _project_failures(
+        self, project: dict[str, Any], iterations: list[dict[str, Any]], tags: list[dict[str, Any]], domains: Outcome
+    ) -> list[Failure]:
         failed = [i for i in iterations if str(i.get("status", "")).lower() == "failed"]
         if not failed:
             return []
+        domain = self._domain_of((project.get("settings") or {}).get("domainId"), domains)
         check = images_per_tag(tags, domain.get("type"))
         completed = [i for i in iterations if str(i.get("status", "")).lower() == "completed"]
         found = [self._failure(project, it, domain, check, completed) for it in failed]

@@ -39,7 +39,7 @@ from bot.errors import (
 )
 from bot.failures import Failure
 from bot.identifiers import check_rekognition_project_name, did_you_mean, is_arn, parse_rekognition_arn
-from bot.pool import pmap
+from bot.pool import pmap, settle, together
 from bot import manifests
 from bot.manifests.codes import INVALID_SHARE_LIMIT, playbook_id
 from bot.providers.findings import diagnose_lines, merge, playbook_match, playbook_title
@@ -53,6 +53,9 @@ FAILED = ("TRAINING_FAILED", "FAILED", "COPYING_FAILED")
 MAX_ATTEMPTS = 4
 STATUS_PAGE = "https://health.aws.amazon.com/health/status"
 PROJECT_WORKERS = 4
+S3_READS_AT_ONCE = 3  # a failed training's manifest summary and its validation manifests, read together
+POOL_CONNECTIONS = PROJECT_WORKERS * S3_READS_AT_ONCE + 1
+"""botocore's max_pool_connections for each client: what one target can have in flight."""
 STREAM_BUFFER = 1 << 20
 TOP_LINE_ERRORS = 5
 _AUTH_CODES = {
@@ -176,6 +179,7 @@ class RekognitionProvider:
             connect_timeout=min(10.0, target.timeout_s),
             read_timeout=target.timeout_s,
             user_agent_extra="triage",
+            max_pool_connections=POOL_CONNECTIONS,
         )
         if client is None or s3_client is None:
             try:
@@ -285,15 +289,16 @@ class RekognitionProvider:
         batches: list[dict[str, Any]] = [{}] if not names else [
             {"ProjectNames": names[i : i + 10]} for i in range(0, len(names), 10)
         ]
-        out: list[dict[str, Any]] = []
-        for params in batches:
+
+        def batch(params: dict[str, Any]) -> list[dict[str, Any]]:
             pages = self.client.get_paginator("describe_projects").paginate(**params)
-            out += self._call(
+            return self._call(
                 "list Custom Labels projects",
                 "rekognition:DescribeProjects",
                 lambda: [p for page in pages for p in page.get("ProjectDescriptions", [])],
             )
-        return out
+
+        return [p for found in pmap(batch, batches, PROJECT_WORKERS) for p in found]
 
     def _versions(self, project_arn: str) -> list[dict[str, Any]]:
         pages = self.client.get_paginator("describe_project_versions").paginate(ProjectArn=project_arn)
@@ -358,9 +363,21 @@ class RekognitionProvider:
         return sorted(_name(p["ProjectArn"]) for p in self._projects_named(None))
 
     def failures(self) -> list[Failure]:
-        """Models that failed to train, run or copy, diagnosed; failed trainings with their S3 validation results."""
-        projects = self._select(list(self.target.projects))
-        found = pmap(self._project_failures, projects, PROJECT_WORKERS)
+        """Models that failed to train, run or copy, diagnosed; failed trainings with their S3 validation results.
+
+        Projects configured by project ARN have their models listed while DescribeProjects checks
+        that each ARN is still current (one round instead of two); the check's error comes first.
+        """
+        items = list(self.target.projects)
+        arns = [parse_rekognition_arn(i).arn for i in items if is_arn(i)]
+        if items and len(arns) == len(items) and not any(parse_rekognition_arn(a).is_version for a in arns):
+            projects, early = together(
+                lambda: self._select(items),
+                lambda: dict(zip(arns, settle(*(lambda a=a: self._versions(a) for a in arns)))),
+            )
+            found = pmap(lambda p: self._project_failures(p, early[p["ProjectArn"]].get()), projects, PROJECT_WORKERS)
+        else:
+            found = pmap(self._project_failures, self._select(items), PROJECT_WORKERS)
         return [f for group in found for f in group]
 
     def probe(self) -> str:
@@ -389,9 +406,10 @@ class RekognitionProvider:
         versions.sort(key=lambda v: v.created or "", reverse=True)
         return ProjectIds(_name(p["ProjectArn"]), p["ProjectArn"], p.get("Status", ""), _iso(p.get("CreationTimestamp")), versions)
 
-    def _project_failures(self, p: dict[str, Any]) -> list[Failure]:
-        versions = self._versions(p["ProjectArn"])
-        found = [self._failure(p, v) for v in versions if v.get("Status") in FAILED]
+    def _project_failures(self, p: dict[str, Any], versions: list[dict[str, Any]] | None = None) -> list[Failure]:
+        if versions is None:
+            versions = self._versions(p["ProjectArn"])
+        found = pmap(lambda v: self._failure(p, v), [v for v in versions if v.get("Status") in FAILED], PROJECT_WORKERS)
         trained = [v for v in versions if v.get("Status") in TRAINED and v.get("CreationTimestamp")]
         for f, v in zip(found, [v for v in versions if v.get("Status") in FAILED]):
             if v.get("Status") != "TRAINING_FAILED" or not v.get("CreationTimestamp"):
@@ -468,12 +486,34 @@ class RekognitionProvider:
         raw = _S3Raw(resp["Body"], lambda fn: self._call(f"read the {what} {uri}", "s3:GetObject", fn, retry=False))
         return io.BufferedReader(raw, STREAM_BUFFER)
 
+    def _read_summary(self, obj: dict[str, Any]) -> Any:
+        """manifest_summary.json, parsed; a CloudError when it is too big to be one."""
+        with self._open(obj, "manifest summary") as stream:
+            data = stream.read(manifests.MAX_SUMMARY_BYTES + 1)
+        if len(data) > manifests.MAX_SUMMARY_BYTES:
+            raise CloudError(f"{_s3_uri(obj)} is over {manifests.MAX_SUMMARY_BYTES >> 20} MB; not a manifest summary")
+        return manifests.parse_summary(data)
+
+    def _check_manifest(self, obj: dict[str, Any]) -> Any:
+        """A validation manifest, streamed from S3 and analysed."""
+        with self._open(obj, "validation manifest") as stream:
+            return manifests.analyse(stream)
+
     def _training_outputs(self, v: dict[str, Any]) -> dict[str, Any]:
         """Summary totals and invalid share, commonest line errors with playbooks; partial when S3 refuses."""
         report: dict[str, Any] = {"summary": None, "line_errors": [], "validation": {}, "problems": []}
         lines: list[str] = []
         matches: list[Any] = []
         summary_obj = (v.get("ManifestSummary") or {}).get("S3Object")
+        manifests_ = [(dataset, obj) for dataset, result in (("training", v.get("TrainingDataResult")),
+                                                             ("testing", v.get("TestingDataResult")))
+                      for obj in _assets(result, "Validation")]
+        # The summary and every validation manifest are independent objects: read at once, looked
+        # at in this order (their problems are listed in it).
+        summary_read, *checks = settle(
+            lambda: self._read_summary(summary_obj) if summary_obj else None,
+            *(lambda obj=obj: self._check_manifest(obj) for _, obj in manifests_),
+        )
         if not summary_obj:
             report["problems"].append(
                 "no manifest_summary.json: validation results are written only when there was no terminal "
@@ -482,12 +522,7 @@ class RekognitionProvider:
         else:
             report["summary_location"] = _s3_uri(summary_obj)
             try:
-                with self._open(summary_obj, "manifest summary") as stream:
-                    data = stream.read(manifests.MAX_SUMMARY_BYTES + 1)
-                if len(data) > manifests.MAX_SUMMARY_BYTES:
-                    raise CloudError(f"{report['summary_location']} is over {manifests.MAX_SUMMARY_BYTES >> 20} MB; "
-                                     "not a manifest summary")
-                summary = manifests.parse_summary(data)
+                summary = summary_read.get()
             except TriageError as e:
                 report["problems"].append(e.message)
             else:
@@ -505,36 +540,34 @@ class RekognitionProvider:
                     evidence = [f"{where}: {issue.code}: {issue.message}"] + shares  # same text as the diagnosed line
                     matches.append(playbook_match(playbook_id(issue.code), evidence, 90, self.lang))
         rows: list[dict[str, Any]] = []
-        for dataset, result in (("training", v.get("TrainingDataResult")), ("testing", v.get("TestingDataResult"))):
-            for obj in _assets(result, "Validation"):
-                uri = _s3_uri(obj) or "?"
-                try:
-                    with self._open(obj, "validation manifest") as stream:
-                        checked = manifests.analyse(stream)
-                except TriageError as e:
-                    report["problems"].append(e.message)
-                    continue
-                report["validation"][uri] = {
+        for (dataset, obj), outcome in zip(manifests_, checks):
+            uri = _s3_uri(obj) or "?"
+            try:
+                checked = outcome.get()
+            except TriageError as e:
+                report["problems"].append(e.message)
+                continue
+            report["validation"][uri] = {
+                "dataset": dataset,
+                "lines": checked.lines,
+                "valid": checked.valid,
+                "invalid": checked.invalid,
+                "ignored": checked.ignored,
+                "invalid_share": round(checked.invalid_share, 4) if checked.invalid_share is not None else None,
+            }
+            for stat in checked.errors[:TOP_LINE_ERRORS]:
+                pid = playbook_id(stat.code)
+                rows.append({
+                    "code": stat.code,
                     "dataset": dataset,
-                    "lines": checked.lines,
-                    "valid": checked.valid,
-                    "invalid": checked.invalid,
-                    "ignored": checked.ignored,
-                    "invalid_share": round(checked.invalid_share, 4) if checked.invalid_share is not None else None,
-                }
-                for stat in checked.errors[:TOP_LINE_ERRORS]:
-                    pid = playbook_id(stat.code)
-                    rows.append({
-                        "code": stat.code,
-                        "dataset": dataset,
-                        "lines": stat.lines,
-                        "count": stat.count,
-                        "message": stat.message,
-                        "example_lines": [s.line for s in stat.samples],
-                        "playbook": pid,
-                        "title": playbook_title(pid, self.lang),
-                        "location": uri,
-                    })
+                    "lines": stat.lines,
+                    "count": stat.count,
+                    "message": stat.message,
+                    "example_lines": [s.line for s in stat.samples],
+                    "playbook": pid,
+                    "title": playbook_title(pid, self.lang),
+                    "location": uri,
+                })
         rows.sort(key=lambda r: (-r["lines"], r["code"], r["dataset"]))
         report["line_errors"] = rows[:TOP_LINE_ERRORS]
         report["validation_locations"] = list(report["validation"])
