@@ -273,18 +273,6 @@ def build_app(
     return app
 
 
-def healthz(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
-    """A /healthz route for the load balancer in front of HTTP mode."""
-
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if environ.get("PATH_INFO") == "/healthz":
-            start_response("200 OK", [("Content-Type", "text/plain")])
-            return [b"ok"]
-        return wsgi_app(environ, start_response)
-
-    return app
-
-
 def check_slack(client: WebClient) -> None:
     """auth.test before serving: an unreachable Slack or a bad token is said plainly, naming Slack and the URL."""
     url = client.base_url
@@ -302,19 +290,15 @@ def check_slack(client: WebClient) -> None:
                          hint="check the network or proxy; SLACK_API_URL overrides the Web API URL (for a local stand-in)") from None
 
 
-def serve(settings: Settings, *, http: bool = False, host: str = "0.0.0.0", port: int = 3000) -> None:
-    """Run the app: Socket Mode by default, or HTTP for running behind a load balancer."""
-    store = open_store(settings.store_location(), settings.config.store.busy_timeout_s)
+def serve(settings: Settings, *, http: bool = False, host: str = "0.0.0.0", port: int = 3000, workers: int = 1,
+          threads: int | None = None) -> None:
+    """Run the app: Socket Mode by default, or HTTP (gunicorn, `workers` processes) behind a load balancer."""
     if http:
-        import waitress
-        from slack_bolt.adapter.wsgi import SlackRequestHandler
+        from bot.slack.http import THREADS, serve_http
 
-        app = build_app(settings, store)
-        check_slack(app.client)
-        log.info("triage: HTTP mode on %s:%d/slack/events", host, port)
-        waitress.serve(healthz(SlackRequestHandler(app)), host=host, port=port, threads=max(4, settings.config.slack.workers),
-                       ident="triage")
+        serve_http(settings, host=host, port=port, workers=workers, threads=threads or THREADS)
         return
+    store = open_store(settings.store_location(), settings.config.store.busy_timeout_s)
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     app_token = settings.env.get("SLACK_APP_TOKEN", "")
