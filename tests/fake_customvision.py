@@ -118,6 +118,8 @@ class FakeCustomVision(LoopbackServer):
         self.key = key
         self.delay = delay
         self.barrier: threading.Barrier | None = None  # set to prove callers overlap (see test_status)
+        self.answering = threading.Event()  # clear() holds every request until set() again: a slow resource, without timing
+        self.answering.set()
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.projects: dict[str, dict[str, Any]] = {}
         self.iterations: dict[str, list[dict[str, Any]]] = {}
@@ -187,6 +189,7 @@ class FakeCustomVision(LoopbackServer):
                     fake.requests.append(("GET", url.path, dict(self.headers)))
                 if fake.delay:
                     time.sleep(fake.delay)
+                fake.answering.wait(60)
                 if fake.barrier is not None and url.path.endswith("/projects"):
                     try:
                         fake.barrier.wait()

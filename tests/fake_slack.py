@@ -34,6 +34,9 @@ class FakeSlack:
         self.users_retry_after: str | None = None  # users.info answers 429 with this Retry-After once
         self._views = 0
         self.files: dict[str, bytes] = {}  # /files/<name> -> content, served to the bot token only
+        self.app_token = "xapp-test-token"  # the app-level token apps.connections.open accepts
+        self.open_errors: list[str] = []  # Slack errors apps.connections.open answers first, one a call
+        self.socket_mode: Any = None  # a tests.fake_socket_mode.FakeSocketMode: apps.connections.open hands out its URLs
         self.lock = threading.Lock()
         fake = self
 
@@ -65,6 +68,8 @@ class FakeSlack:
                     return None
                 self.path, _, query = self.path.partition("?")  # GET methods (conversations.history) send a query
                 body.update({k: v[0] for k, v in parse_qs(query).items()})
+                if self.path.endswith("/apps.connections.open"):  # the app-level token comes in the header
+                    body["token"] = self.headers.get("Authorization", "").removeprefix("Bearer ")
                 with fake.lock:
                     fake.calls.append((self.path, body))
                     left = fake.throttle.get(self.path, 0)
@@ -125,6 +130,16 @@ class FakeSlack:
                 return {"ok": True, "view": {"id": f"V{self._views}"}}
         if path.endswith("/views.update"):
             return {"ok": True, "view": {"id": body.get("view_id")}}
+        if path.endswith("/apps.connections.open"):
+            if body.get("token") != self.app_token:
+                return {"ok": False, "error": "invalid_auth"}
+            with self.lock:
+                error = self.open_errors.pop(0) if self.open_errors else None
+            if error:
+                return {"ok": False, "error": error}
+            if self.socket_mode is None:
+                return {"ok": False, "error": "fake_has_no_socket_mode_server"}  # not a Slack error: the test set none up
+            return {"ok": True, "url": self.socket_mode.url()}
         if path.endswith("/auth.test"):
             return {"ok": True, "team_id": "T1", "user_id": "UBOT", "bot_id": "BBOT", "url": "https://x.slack.com/", "team": "t", "user": "bot"}
         if path.endswith("/users.info"):

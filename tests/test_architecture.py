@@ -11,6 +11,7 @@ BOT = Path(__file__).resolve().parent.parent / "bot"
 RULES = {
     "slack_bolt": "slack",
     "slack_sdk": "slack",
+    "websocket": "slack",  # websocket-client, under Socket Mode
     "gunicorn": "slack",
     "boto3": "providers",
     "botocore": "providers",

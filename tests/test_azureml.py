@@ -430,3 +430,9 @@ def test_a_failed_deployment_provisioned_again_is_a_recovery_marker_for_the_watc
         assert marker.details == details
         failed = next(f for f in make_provider(standard_routes())[0].failures() if f.key == "image-classifier/green")
         assert marker.fingerprint == failed.fingerprint  # the same alert
+
+
+def test_names_lists_the_workspaces_online_endpoints():
+    provider, adapter, _ = make_provider(standard_routes())
+    assert provider.names() == ["fraud-scorer", "image-classifier"]
+    assert not adapter.seen("GET", r"/jobs\?")  # one list call, nothing else

@@ -388,3 +388,22 @@ def test_main_entry_point_prints_one_line_error_and_exit_code(cfg_file, fake, ca
     assert e.value.code == 2
     assert err.startswith("error: Custom Vision rejected the training key in $CV_KEY")
     assert "Traceback" not in err and "not-the-key" not in err
+
+
+def test_names_lists_the_resources_projects_in_one_call():
+    from fake_customvision import KEY, FakeCustomVision
+
+    from bot.config import Settings, parse
+    from bot.providers.customvision import CustomVisionProvider
+
+    cv = FakeCustomVision().start()
+    cv.seed_standard()
+    try:
+        s = Settings(parse(f'[[customvision]]\nname = "cv"\nendpoint = "{cv.endpoint}"\ntraining_key_env = "K"\nprojects = ["widgets"]\n'
+                           'resource_id = "/subscriptions/6d2c0f7e-1b5a-4c1e-9d6e-2f1a7c3b9e40/resourceGroups/rg/providers/'
+                           'Microsoft.CognitiveServices/accounts/cv"\n'),
+                     {"K": KEY})
+        assert CustomVisionProvider(s.config.customvision[0], s).names() == ["defects", "widgets"]
+        assert [p for _, p, _ in cv.requests] == ["/customvision/v3.3/training/projects"]
+    finally:
+        cv.stop()

@@ -497,3 +497,9 @@ def test_a_newer_version_that_trained_recovers_the_failed_training_and_an_older_
     expect_versions(aws, [newer, v, older])
     [f] = make(aws).failures()
     assert f.details["recovered_by"] == "model version 'widgets.2024-05-02T08.00.00' trained (RUNNING) at 2024-05-02T11:00:00+00:00"
+
+
+def test_names_lists_every_project_in_the_region_by_name(aws):
+    expect_projects(aws, names=(), arns=(PROJECT_ARN, OTHER_ARN))  # all of them, not only the configured one
+    assert make(aws).names() == ["gadgets", "widgets"]
+    aws.stub.assert_no_pending_responses()

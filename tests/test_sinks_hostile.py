@@ -19,7 +19,7 @@ from bot.render.ticket import render_ticket
 from bot.slack import blocks as B
 from bot.slack.alerts import SlackSink, alert_blocks
 from bot.slack.app import web_client
-from bot.slack.handlers import ticket_modal, ticket_summary
+from bot.slack.modals import ticket_modal, ticket_summary
 from bot.tickets import Ticket
 from tests.test_slack import SUB, command, interactive, make_app, signed
 

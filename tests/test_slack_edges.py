@@ -132,17 +132,16 @@ def test_long_output_stays_ephemeral_with_share_in_channel(slack, tmp_path):
     long = "\n".join(f"project-{i} Failed " + "x" * 120 for i in range(400))
     answered: list[dict] = []
     # drive the rendering path the commands use, then the Share button through the real app
-    from bot.slack import handlers as handlers_mod
+    from bot.slack import answer
 
-    handlers = app._triage_handlers  # type: ignore[attr-defined]
-    handlers._post_text(lambda **kw: answered.append(kw), None, "C1", "Status", long, lang="en")
+    answer.post_text(app._triage_deps, lambda **kw: answered.append(kw), None, "C1", "Status", long, lang="en")  # type: ignore[attr-defined]
     (reply,) = answered
     assert reply["response_type"] == "ephemeral" and len(reply["blocks"]) <= 50
     share = button(reply, "share_result")
     assert "more lines" in json.dumps(reply["blocks"])
     app.dispatch(signed(click(slack, "share_result", share["value"])))
     slack.wait_for("/api/files.completeUploadExternal")
-    assert handlers_mod.SHARE_TTL_S > 0
+    assert answer.SHARE_TTL_S > 0
     slack.not_member.add("C1")
     app.dispatch(signed(click(slack, "share_result", share["value"])))
     (said,) = slack.wait_for("/response_url/act", 2)[1:]

@@ -45,6 +45,19 @@ class IdsResult:
         return {"service": self.service, "query": self.query, "targets": [t.to_json() for t in self.targets]}
 
 
+def project_names(
+    settings: Settings,
+    service: str,
+    target: str,
+    *,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> list[str]:
+    """The names one target's projects (Azure ML: online endpoints) have now: what `ids SERVICE NAME` takes."""
+    check_service(service)
+    ((svc, t),) = pick(settings, service, target)
+    return get_provider(svc, t, settings, **overrides_for(overrides, service)).names()
+
+
 def error_json(e: TriageError | None) -> dict[str, Any] | None:
     if e is None:
         return None

@@ -9,6 +9,8 @@ Every provider has the same shape:
     .ids(name=None)  -> a dataclass with to_json()
     .failures()      -> list[bot.failures.Failure], each already diagnosed
     .probe()         -> str: one cheap read call; raises a CloudError naming what is not allowed
+    .names()         -> list[str]: the projects (Azure ML: online endpoints) there are now, by the
+                        name `ids` takes; one list call (the Slack project picker)
 
 and may have, for the watcher (read after `failures()`, from what that call already fetched):
 
@@ -40,6 +42,8 @@ class Provider(Protocol):
     def failures(self) -> list[Failure]: ...
 
     def probe(self) -> str: ...
+
+    def names(self) -> list[str]: ...
 
 
 def get_provider(service: str, target: Any, settings: Any, **overrides: Any) -> Provider:

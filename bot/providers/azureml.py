@@ -304,6 +304,11 @@ class AzureMLProvider:
             details = {"recovered_by": f"deployment {key} provisioned again ({state}){at}"}
         return Failure(service=self.service, target=self.target.name, kind="deployment", key=key, status="Failed", details=details)
 
+    def names(self) -> list[str]:
+        """The workspace's online endpoints by name, live: what `ids` takes for one."""
+        with self._cloud("listing online endpoints"):
+            return sorted(e.name for e in self.ml.online_endpoints.list())
+
     def probe(self) -> str:
         """One cheap read: list the workspace's online endpoints."""
         with self._cloud("listing online endpoints"):

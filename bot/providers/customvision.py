@@ -372,6 +372,10 @@ class CustomVisionProvider:
             projects=pmap(self._project_view, projects, PROJECT_WORKERS),
         )
 
+    def names(self) -> list[str]:
+        """The resource's projects by name, live (one GetProjects call): what `ids` takes for one."""
+        return sorted(p.get("name", "") for p in self._all_projects() if p.get("name"))
+
     def _configured(self) -> list[str]:
         out = []
         for p in self.target.projects:

@@ -353,6 +353,10 @@ class RekognitionProvider:
         views = pmap(self._project_view, projects, PROJECT_WORKERS)
         return RekognitionIds(self.target.name, self.target.region, views)
 
+    def names(self) -> list[str]:
+        """The region's Custom Labels projects by name, live: what `ids` takes for one."""
+        return sorted(_name(p["ProjectArn"]) for p in self._projects_named(None))
+
     def failures(self) -> list[Failure]:
         """Models that failed to train, run or copy, diagnosed; failed trainings with their S3 validation results."""
         projects = self._select(list(self.target.projects))

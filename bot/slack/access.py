@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from bot.config import AccessRule, SlackSection
+from bot.slack.texts import denial
 
 GROUP_TTL_S = 300.0
 
@@ -33,12 +34,7 @@ class Access:
         return any(user in self._members(group) for group in rule.groups)
 
     def denial(self, kind: str, lang: str) -> str:
-        what = {"en": {"read": "look things up", "tickets": "draft or send tickets"},
-                "ja": {"read": "調査コマンドを実行する", "tickets": "チケットを作成・送信する"}}[lang][kind]
-        if lang == "ja":
-            return f"{what}権限がありません。triage.toml の [slack.{kind}] に登録されたユーザー、グループ、チャンネルのみ利用できます。管理者に依頼してください。"
-        return (f"You are not allowed to {what} with triage. Only the users, user groups and channels listed in "
-                f"[slack.{kind}] of triage.toml may; ask the bot's owner to add you.")
+        return denial(kind, lang)
 
     def _members(self, group: str) -> frozenset[str]:
         now = self._clock()

@@ -13,6 +13,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.errors import CloudError
 from bot.slack import blocks as B
+from bot.slack.answer import allowed
 from bot.watch import SinkThrottled
 
 EVENT_TYPE = "triage_alert"
@@ -182,47 +183,47 @@ def _oldest(since: str) -> str:
         return "0"
 
 
-def acknowledge_alert(h: Any, body: dict[str, Any], client: WebClient, respond: Any) -> None:
+def acknowledge_alert(deps: Any, body: dict[str, Any], client: WebClient, respond: Any) -> None:
     """Acknowledge button: who and when recorded, the root message updated, a line in the thread."""
     from bot.store import utcnow
     from bot.watch import Watcher
 
     user = body.get("user", {}).get("id", "")
     channel = (body.get("channel") or {}).get("id", "")
-    lang = h.locales.lang(user)
+    lang = deps.locales.lang(user)
     value = json.loads((body.get("actions") or [{}])[0].get("value") or "{}")
-    if not h._allowed("read", user, channel, lang, respond, "button:acknowledge", value.get("alert", "")):
+    if not allowed(deps, "read", user, channel, lang, respond, "button:acknowledge", value.get("alert", "")):
         return
-    watcher = Watcher(h.settings, h.store, SlackSink(client))
+    watcher = Watcher(deps.settings, deps.store, SlackSink(client))
     at = utcnow()
     alert = watcher.alert(value["alert"]) or {}
     # only a failing alert becomes "acked": a late click on a recovered one must not reopen it
     state = {"state": "acked"} if alert.get("state") == "open" else {}
     watcher.note(value["alert"], f":eyes: Acknowledged by {{user}} at {at}.", user=user, acked_by=user, acked_at=at, **state)
-    h._audit(user, channel, "button:acknowledge", value["alert"], "ok")
+    deps.audit(user, channel, "button:acknowledge", value["alert"], "ok")
 
 
-def resolve_alert(h: Any, body: dict[str, Any], client: WebClient, respond: Any) -> None:
+def resolve_alert(deps: Any, body: dict[str, Any], client: WebClient, respond: Any) -> None:
     """Resolve button: the alert is closed by a person (no reminder, no buttons), the thread says who."""
     from bot.store import utcnow
     from bot.watch import Watcher
 
     user = body.get("user", {}).get("id", "")
     channel = (body.get("channel") or {}).get("id", "")
-    lang = h.locales.lang(user)
+    lang = deps.locales.lang(user)
     value = json.loads((body.get("actions") or [{}])[0].get("value") or "{}")
-    if not h._allowed("read", user, channel, lang, respond, "button:resolve", value.get("alert", "")):
+    if not allowed(deps, "read", user, channel, lang, respond, "button:resolve", value.get("alert", "")):
         return
-    watcher = Watcher(h.settings, h.store, SlackSink(client))
+    watcher = Watcher(deps.settings, deps.store, SlackSink(client))
     alert = watcher.alert(value.get("alert", "")) or {}
     if alert.get("state") not in ("open", "acked"):
-        h._audit(user, channel, "button:resolve", value.get("alert", ""), f"not open ({alert.get('state')})")
+        deps.audit(user, channel, "button:resolve", value.get("alert", ""), f"not open ({alert.get('state')})")
         return
     watcher.note(value["alert"], f":white_check_mark: Resolved by {{user}} at {utcnow()}.", user=user, state="resolved", resolved_by=user)
-    h._audit(user, channel, "button:resolve", value["alert"], "ok")
+    deps.audit(user, channel, "button:resolve", value["alert"], "ok")
 
 
-def snooze_alert(h: Any, body: dict[str, Any], client: WebClient, respond: Any) -> None:
+def snooze_alert(deps: Any, body: dict[str, Any], client: WebClient, respond: Any) -> None:
     """Snooze button (1 h, 4 h, 1 day): the reminder waits until then; the thread says who snoozed it and until when."""
     from datetime import datetime, timedelta, timezone
 
@@ -230,17 +231,17 @@ def snooze_alert(h: Any, body: dict[str, Any], client: WebClient, respond: Any) 
 
     user = body.get("user", {}).get("id", "")
     channel = (body.get("channel") or {}).get("id", "")
-    lang = h.locales.lang(user)
+    lang = deps.locales.lang(user)
     value = json.loads((body.get("actions") or [{}])[0].get("value") or "{}")
-    if not h._allowed("read", user, channel, lang, respond, "button:snooze", value.get("alert", "")):
+    if not allowed(deps, "read", user, channel, lang, respond, "button:snooze", value.get("alert", "")):
         return
     seconds = SNOOZES.get(str(value.get("for")))
-    watcher = Watcher(h.settings, h.store, SlackSink(client))
+    watcher = Watcher(deps.settings, deps.store, SlackSink(client))
     alert = watcher.alert(value.get("alert", "")) or {}
     if seconds is None or alert.get("state") not in ("open", "acked"):
-        h._audit(user, channel, "button:snooze", json.dumps(value), "stale button")
+        deps.audit(user, channel, "button:snooze", json.dumps(value), "stale button")
         return
     until = (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat(timespec="seconds")
     watcher.note(value["alert"], f":zzz: Snoozed by {{user}} for {value['for']}, until {until}.", user=user, snoozed_until=until,
                  reminded_at=None)
-    h._audit(user, channel, "button:snooze", json.dumps(value), f"until {until}")
+    deps.audit(user, channel, "button:snooze", json.dumps(value), f"until {until}")

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import Ack, App, BoltRequest, BoltResponse, Respond
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -21,13 +19,11 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Settings
-from bot.errors import CloudError, ConfigError, InputError, TriageError
+from bot.errors import CloudError, ConfigError, TriageError
 from bot.redact import redact
-from bot.slack import blocks as B
+from bot.slack import listeners
 from bot.slack.access import Access
-from bot.slack.alerts import resolve_alert, snooze_alert
-from bot.slack.handlers import Handlers
-from bot.slack.parse import parse, usage
+from bot.slack.deps import Deps
 from bot.store import Store, StoreError, open_store
 
 log = logging.getLogger("triage.slack")
@@ -145,8 +141,8 @@ def build_app(
     )
     access = Access(slack, lambda group: client.usergroups_users_list(usergroup=group).get("users", []))
     locales = Locales(client, settings.config.defaults.lang)
-    h = Handlers(settings, store, access, locales, overrides=overrides)
-    app._triage_handlers = h  # type: ignore[attr-defined]  # tests drive a rendering path directly
+    deps = Deps(settings, store, access, locales, overrides=overrides, workers=slack.workers)
+    app._triage_deps = deps  # type: ignore[attr-defined]  # tests drive a rendering path directly
 
     seen = Once(store)
 
@@ -171,97 +167,7 @@ def build_app(
             return BoltResponse(status=503, body="state store unavailable")
         return next()
 
-    pool = ThreadPoolExecutor(max_workers=slack.workers, thread_name_prefix="triage-work")
-
-    def later(fn: Callable[..., None], *args: Any) -> None:
-        """Run slow work after the ack, on our own pool (Bolt's lazy listeners deep-copy every request)."""
-
-        def run() -> None:
-            try:
-                fn(*args)
-            except TriageError as e:
-                log.warning("%s: %s", fn.__name__, redact(e.message))
-            except Exception as e:  # a worker thread must log, not die silently
-                log.error("%s failed: %s: %s", fn.__name__, type(e).__name__, redact(str(e)))
-
-        pool.submit(run)
-
-    @app.command(slack.command)
-    def on_command(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        """Answer inside Slack's 3 s: parse only; the work runs on the pool and answers via response_url."""
-        user, channel, raw = body.get("user_id", ""), body.get("channel_id", ""), body.get("text", "")
-        try:
-            request = parse(raw)
-        except InputError as e:
-            ack(response_type="ephemeral", text=B.mrkdwn(f"{e.message}\n{e.hint or usage()}"))
-            later(h.audit_raw, user, channel, "rejected", raw, f"rejected: {e.message}")
-            return
-        if request.verb == "help":
-            ack(response_type="ephemeral", text=B.mrkdwn(usage()))
-            later(h.audit_raw, user, channel, "help", raw, "ok")
-            return
-        # the language already known for this user (no users.info before the ack); the result follows the locale
-        ack(response_type="ephemeral", text=B.mrkdwn(B.L[locales.peek(user)]["working"] + f" `{request.verb}`"))
-        later(h.command, request, body, respond, client)
-
-    @app.message_shortcut("diagnose_message")
-    def on_shortcut(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        later(h.shortcut_diagnose, body, client, respond)
-
-    @app.action("switch_lang")
-    def on_switch(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-        later(h.switch_lang, body, respond)
-
-    @app.action("show_logs")
-    def on_logs(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        later(h.show_logs, body, client, respond)
-
-    @app.action("acknowledge")
-    def on_acknowledge(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        later(h.acknowledge, body, client, respond)
-
-    @app.action("draft_ticket")
-    def draft_ticket(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        view_id = h.open_loading(body, client, respond)  # the trigger_id expires in 3 s: open first, fill later
-        later(h.fill_ticket_modal, body, client, respond, view_id)
-
-    @app.action("resolve_alert")
-    def on_resolve(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        later(resolve_alert, h, body, client, respond)
-
-    @app.action(re.compile(r"^snooze_alert_"))
-    def on_snooze(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        later(snooze_alert, h, body, client, respond)
-
-    @app.shortcut("lookup_ids")
-    def on_lookup_ids(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        client.views_open(trigger_id=body.get("trigger_id", ""), view=h.ids_modal(body.get("user", {}).get("id", "")))
-
-    @app.view("ids_modal")
-    def on_ids_submit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        later(h.submit_ids, body, client)
-
-    @app.action("share_result")
-    def share_result(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        later(h.share, body, client, respond)
-
-    @app.view("ticket_modal")
-    def ticket_submit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        h.submit_ticket(ack, body, client)
-
-    @app.event("app_home_opened")
-    def home(event: dict[str, Any], client: WebClient) -> None:
-        h.publish_home(event, client)
+    listeners.register(app, deps)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
@@ -299,13 +205,14 @@ def serve(settings: Settings, *, http: bool = False, host: str = "0.0.0.0", port
         serve_http(settings, host=host, port=port, workers=workers, threads=threads or THREADS)
         return
     store = open_store(settings.store_location(), settings.config.store.busy_timeout_s)
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
     app_token = settings.env.get("SLACK_APP_TOKEN", "")
     if not app_token.startswith("xapp-"):
         raise ConfigError("SLACK_APP_TOKEN is not set (an app-level token xapp-… with connections:write)",
                           hint="or run `triage serve --http --port N` with SLACK_SIGNING_SECRET")
     app = build_app(settings, store, socket_mode=True)
     check_slack(app.client)
+    from bot.slack import socket_mode
+
+    socket_mode.connect(app, app_token)
     log.info("triage: Socket Mode")
-    SocketModeHandler(app, app_token=app_token).start()
+    threading.Event().wait()  # the handler's threads serve; this one only keeps the process alive

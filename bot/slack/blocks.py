@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.diagnosis import DiagnoseResult, Diagnosis
 from bot.redact import redact
+from bot.slack.texts import RESULT
 from bot.terminal import safe
 
 SECTION_MAX = 3000  # characters in a section's text
@@ -17,20 +18,7 @@ BLOCKS_MAX = 50
 VALUE_MAX = 2000  # button value
 FILE_THRESHOLD = 12_000  # longer text goes to a file in the thread
 
-L = {
-    "en": {"why": "Why it matched", "steps": "What to do", "retry_yes": "A retry may help.",
-           "retry_no": "A retry will not help until the cause is fixed.", "none": "No playbook explains this text. Nothing was guessed.",
-           "none_hint": "Paste the error line itself and a few lines around it.", "draft": "Draft ticket", "logs": "Show logs",
-           "switch": "日本語", "ack": "Acknowledge", "more": "more matches", "working": "Working on it…", "score": "score",
-           "read": "What we read", "context": "context", "line": "line",
-           "related": "Closest playbooks (not a diagnosis; similarity 0-1, `/triage playbook ID` shows one):"},
-    "ja": {"why": "根拠", "steps": "対処手順", "retry_yes": "再試行が有効な可能性があります。",
-           "retry_no": "原因を直すまで再試行しても解決しません。", "none": "該当するプレイブックはありません。推測はしていません。",
-           "none_hint": "エラー行とその前後の数行を貼り付けてください。", "draft": "チケット下書き", "logs": "ログを表示",
-           "switch": "English", "ack": "確認済みにする", "more": "件の他の候補", "working": "処理中です…", "score": "スコア",
-           "read": "テキストから読み取った値", "context": "文脈", "line": "行",
-           "related": "近いプレイブック (診断ではありません。類似度 0-1、`/triage playbook ID` で表示):"},
-}
+L = RESULT  # the result texts, kept with every other text in texts.py
 
 
 class Entity(str):
