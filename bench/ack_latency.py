@@ -16,6 +16,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -199,6 +200,7 @@ def main() -> None:
         stop_serve(proc)
         commands.put("stop")
         fakes.join(10)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
