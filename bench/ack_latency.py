@@ -1,10 +1,12 @@
-"""Fire concurrent signed /triage commands at HTTP mode on loopback; print acknowledgement latency.
+"""Fire concurrent signed /triage commands at `triage serve --http --workers N`; print acknowledgement latency.
 
-The app runs exactly as `triage serve --http` does (waitress + Bolt), its Slack Web API pointed at
-a fake on 127.0.0.1, and every command triggers a cloud call that takes --cloud-delay seconds
-(a slow fake Custom Vision server), so the numbers show the ack is independent of cloud latency.
+The real command runs (gunicorn, its workers, Bolt) on a loopback port, its Slack Web API pointed
+at a fake on 127.0.0.1 (SLACK_API_URL), and every command triggers a cloud call that takes
+--cloud-delay seconds (a slow fake Custom Vision server), so the numbers show the ack is
+independent of cloud latency. One uncounted round first warms every worker.
 
-    python bench/ack_latency.py                 # 50 concurrent, cloud calls take 2 s
+    python bench/ack_latency.py                          # 1 worker, 50 concurrent, cloud calls take 2 s
+    python bench/ack_latency.py --workers 2 --threads 8
     python bench/ack_latency.py --concurrency 100 --rounds 3
 """
 
@@ -12,8 +14,13 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
+import shutil
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -23,7 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 SECRET = "bench-signing-secret"
 
@@ -43,49 +51,76 @@ def slow_cloud(delay: float) -> str:
             self.wfile.write(data)
 
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    srv.daemon_threads = True
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{srv.server_address[1]}"
 
 
-def run_fakes(delay: float, ports, stop) -> None:
-    """Process 1: the fake Slack Web API and the slow fake cloud."""
+def run_fakes(delay: float, out, commands) -> None:
+    """Its own process: the fake Slack Web API and the slow fake cloud; answers "count" with the answers delivered."""
     from tests.fake_slack import FakeSlack
 
     fake = FakeSlack()
-    ports.put((fake.base, slow_cloud(delay)))
-    stop.wait()
-    ports.put(len(fake.bodies("/response_url/")))
+    out.put((fake.base, slow_cloud(delay)))
+    while commands.get() == "count":
+        out.put(len(fake.bodies("/response_url/")))
 
 
-def run_app(slack_base: str, cloud: str, ports, stop) -> None:
-    """Process 2: the app exactly as `triage serve --http` runs it."""
-    import waitress
-    from slack_bolt.adapter.wsgi import SlackRequestHandler
-    from slack_bolt.authorization import AuthorizeResult
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
-    from bot.config import Settings, parse
-    from bot.slack.app import build_app, healthz, web_client
-    from bot.store import open_store
 
-    config = parse(f"""
+def start_serve(slack_base: str, cloud: str, workers: int, threads: int | None, workdir: Path) -> tuple[subprocess.Popen, int]:
+    """`triage serve --http` exactly as deployed, in its own process group."""
+    config = workdir / "triage.toml"
+    config.write_text(f"""
+[store]
+path = "{workdir / 'bench.db'}"
+
 [[customvision]]
 name = "cv-bench"
 endpoint = "{cloud}"
 training_key_env = "CV_KEY"
 resource_id = "/subscriptions/6d2c0f7e-1b5a-4c1e-9d6e-2f1a7c3b9e40/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/cv"
 """)
-    settings = Settings(config, {"SLACK_SIGNING_SECRET": SECRET, "CV_KEY": "k" * 32})
-    auth = lambda enterprise_id, team_id, user_id: AuthorizeResult(  # noqa: E731
-        enterprise_id=enterprise_id, team_id=team_id, bot_token="xoxb-bench", bot_id="B", bot_user_id="U")
-    app = build_app(settings, open_store(Path(tempfile.mkdtemp()) / "bench.db"), client=web_client("xoxb-bench", f"{slack_base}/api/"), authorize=auth)
-    server = waitress.create_server(healthz(SlackRequestHandler(app)), host="127.0.0.1", port=0, threads=8)
-    ports.put(server.effective_port)
-    threading.Thread(target=server.run, daemon=True).start()
-    stop.wait()
+    port = free_port()
+    env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": f"{slack_base}/api",
+           "CV_KEY": "k" * 32}
+    argv = [sys.executable, "-m", "bot", "--config", str(config), "serve", "--http", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers)] + (["--threads", str(threads)] if threads else [])
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=(workdir / "serve.log").open("w"),
+                            start_new_session=True)
+    deadline = time.time() + 60
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"triage serve exited {proc.returncode}:\n{(workdir / 'serve.log').read_text()}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return proc, port
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def stop_serve(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workers", type=int, default=1, help="triage serve --workers")
+    ap.add_argument("--threads", type=int, help="triage serve --threads (default: its own)")
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--cloud-delay", type=float, default=2.0)
@@ -96,16 +131,16 @@ def main() -> None:
     from slack_sdk.signature import SignatureVerifier
 
     ctx = mp.get_context("spawn")
-    stop, fake_q, app_q = ctx.Event(), ctx.Queue(), ctx.Queue()
-    fakes = ctx.Process(target=run_fakes, args=(args.cloud_delay, fake_q, stop), daemon=True)
+    out, commands = ctx.Queue(), ctx.Queue()
+    fakes = ctx.Process(target=run_fakes, args=(args.cloud_delay, out, commands), daemon=True)
     fakes.start()
-    slack_base, cloud = fake_q.get(timeout=60)
-    server = ctx.Process(target=run_app, args=(slack_base, cloud, app_q, stop), daemon=True)
-    server.start()
-    port = app_q.get(timeout=60)
+    slack_base, cloud = out.get(timeout=60)
+    workdir = Path(tempfile.mkdtemp(prefix="triage-bench-"))
+    proc, port = start_serve(slack_base, cloud, args.workers, args.threads, workdir)
     verifier = SignatureVerifier(SECRET)
+    sent = 0
 
-    def fire(i: int) -> float:
+    def fire(i: int) -> tuple[float, int]:
         body = urlencode({"command": "/triage", "text": "status customvision", "team_id": "T1", "user_id": f"U{i}",
                           "channel_id": "C1", "response_url": f"{slack_base}/response_url/{i}", "trigger_id": "t"})
         ts = str(int(time.time()))
@@ -120,30 +155,52 @@ def main() -> None:
         conn.close()
         if resp.status != 200:
             raise SystemExit(f"status {resp.status}")
-        return elapsed
+        return elapsed, i
 
-    fire(-1)  # warm-up: the first request loads the playbooks
-    samples: list[float] = []
-    for _ in range(args.rounds):
+    def burst(first: int) -> list[float]:
+        nonlocal sent
         barrier = threading.Barrier(args.concurrency)
 
         def together(i: int) -> float:
             barrier.wait()
-            return fire(i)
+            return fire(i)[0]
 
         with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
-            samples += list(pool.map(together, range(args.concurrency)))
+            got = list(pool.map(together, range(first, first + args.concurrency)))
+        sent += args.concurrency
+        return got
+
+    try:
+        burst(0)  # warm-up, not counted: every worker loads what the first command needs
         time.sleep(0.5)
-    samples.sort()
-    p = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))] * 1000  # noqa: E731
-    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; {args.concurrency} concurrent x {args.rounds} rounds,"
-          f" each command makes a cloud call taking {args.cloud_delay:.1f} s")
-    print(f"ack latency: p50 {p(0.50):.1f} ms  p90 {p(0.90):.1f} ms  p99 {p(0.99):.1f} ms  max {samples[-1] * 1000:.1f} ms"
-          f"  mean {statistics.mean(samples) * 1000:.1f} ms  (n={len(samples)})")
-    expected = args.concurrency * args.rounds + 1
-    time.sleep(args.cloud_delay * expected / 8 + 2)
-    stop.set()
-    print(f"answers delivered to response_url afterwards: {fake_q.get(timeout=60)} of {expected}")
+        samples: list[float] = []
+        for r in range(args.rounds):
+            samples += burst((r + 1) * args.concurrency)
+            time.sleep(0.5)
+        samples.sort()
+        p = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))] * 1000  # noqa: E731
+        load = os.getloadavg()[0]
+        print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, load average {load:.2f}; "
+              f"triage serve --http --workers {args.workers}" + (f" --threads {args.threads}" if args.threads else "")
+              + f"; {args.concurrency} concurrent x {args.rounds} rounds, each command makes a cloud call taking {args.cloud_delay:.1f} s")
+        print(f"ack latency: p50 {p(0.50):.1f} ms  p90 {p(0.90):.1f} ms  p99 {p(0.99):.1f} ms  max {samples[-1] * 1000:.1f} ms"
+              f"  mean {statistics.mean(samples) * 1000:.1f} ms  (n={len(samples)})")
+        print(json.dumps({"workers": args.workers, "threads": args.threads, "p50_ms": round(p(0.5), 1), "p99_ms": round(p(0.99), 1),
+                          "max_ms": round(samples[-1] * 1000, 1), "n": len(samples)}))
+        deadline = time.time() + args.cloud_delay * sent / (8 * args.workers) + 30
+        delivered = 0
+        while time.time() < deadline:
+            commands.put("count")
+            delivered = out.get(timeout=60)
+            if delivered >= sent:
+                break
+            time.sleep(0.5)
+        print(f"answers delivered to response_url afterwards: {delivered} of {sent}")
+    finally:
+        stop_serve(proc)
+        commands.put("stop")
+        fakes.join(10)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

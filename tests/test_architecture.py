@@ -12,6 +12,7 @@ RULES = {
     "slack_bolt": "slack",
     "slack_sdk": "slack",
     "websocket": "slack",  # websocket-client, under Socket Mode
+    "gunicorn": "slack",
     "boto3": "providers",
     "botocore": "providers",
     "azure": "providers",

@@ -113,6 +113,48 @@ def test_four_processes_contending_for_the_lease_only_one_ever_holds_it(store_lo
     assert len({owner for owner, _ in held}) == 1 and len(held) == 50  # one winner, renewing 50 times
 
 
+def test_a_request_key_is_claimed_once_until_it_expires(store):
+    tx = store.tx()
+    assert tx.claim_once("sig:v0=abc", now=1000.0, ttl=300.0)
+    assert not tx.claim_once("sig:v0=abc", now=1299.0, ttl=300.0)  # still inside the window: a replay
+    assert tx.claim_once("event:Ev1", now=1299.0, ttl=3600.0)  # another key is its own claim
+    assert tx.claim_once("sig:v0=abc", now=1300.0, ttl=300.0)  # expired: claimed anew, until 1600
+    assert not tx.claim_once("sig:v0=abc", now=1599.0, ttl=300.0)
+    assert store.query("select key, expires_at from seen_requests order by key") == [
+        {"key": "event:Ev1", "expires_at": 4899.0}, {"key": "sig:v0=abc", "expires_at": 1600.0}]
+
+
+def test_expired_request_keys_are_forgotten_and_live_ones_kept(store):
+    tx = store.tx()
+    for i in range(5):
+        assert tx.claim_once(f"sig:{i}", now=1000.0 + i, ttl=10.0)  # expire at 1010 … 1014
+    assert tx.forget_expired(1012.0) == 3
+    assert [r["key"] for r in store.query("select key from seen_requests order by key")] == ["sig:3", "sig:4"]
+    assert not tx.claim_once("sig:3", now=1012.5, ttl=10.0)  # forgetting left the live claims alone
+
+
+def _claim_keys(location: str, barrier, results) -> None:
+    store = open_store(location)
+    barrier.wait()
+    won = [i for i in range(100) if store.tx().claim_once(f"event:Ev{i}", now=1000.0, ttl=3600.0)]
+    results.put(won)
+    store.close()
+
+
+def test_processes_racing_for_the_same_request_keys_each_key_is_won_once(store_location):
+    open_store(store_location).close()  # schema in place before the race
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_claim_keys, args=(store_location, barrier, results)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    won = [results.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert sorted(i for w in won for i in w) == list(range(100))  # every key once, by exactly one process
+
+
 def test_placeholders_and_percent_signs_in_sql(store):
     store.audit(actor="50%", action="like?")
     assert store.query("select actor from audit where actor like '%0%%' and action = ?", ["like?"]) == [{"actor": "50%"}]

@@ -15,24 +15,30 @@ from bot.cli import JSON, cli, emit, emit_json, settings
 @click.option("--http", "http_mode", is_flag=True, help="HTTP mode (Events API request URL) instead of Socket Mode.")
 @click.option("--port", type=click.IntRange(1, 65535), default=3000, show_default=True, help="Port for HTTP mode.")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address for HTTP mode.")
+@click.option("--workers", type=click.IntRange(1, 64), help="HTTP mode: worker processes behind the port (default 1).")
+@click.option("--threads", type=click.IntRange(1, 256), help="HTTP mode: request threads per worker (default 8).")
 @click.pass_context
-def serve(ctx: click.Context, http_mode: bool, port: int, host: str) -> None:
+def serve(ctx: click.Context, http_mode: bool, port: int, host: str, workers: int | None, threads: int | None) -> None:
     """Run the Slack app: /triage, the "Diagnose with triage" shortcut, buttons, modals, App Home.
 
     \b
     Socket Mode (default) needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (xapp-…, connections:write)
     and no public URL. HTTP mode (--http) needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET and serves
-    POST /slack/events (and GET /healthz for a load balancer).
+    POST /slack/events (and GET /healthz for a load balancer) with gunicorn: --workers processes
+    share the port, each with --threads request threads; replays are refused across all of them.
 
     \b
     Examples:
       triage serve
       triage serve --http --port 8080
+      triage serve --http --port 8080 --workers 2
     """
     from bot.slack.app import serve as serve_app
 
+    if not http_mode and (workers or threads):
+        raise click.UsageError("--workers and --threads are for HTTP mode: add --http")
     _log_to_terminal()
-    serve_app(settings(ctx), http=http_mode, host=host, port=port)
+    serve_app(settings(ctx), http=http_mode, host=host, port=port, workers=workers or 1, threads=threads)
 
 
 @cli.group(invoke_without_command=True)

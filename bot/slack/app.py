@@ -24,7 +24,7 @@ from bot.redact import redact
 from bot.slack import listeners
 from bot.slack.access import Access
 from bot.slack.deps import Deps
-from bot.store import Store, open_store
+from bot.store import Store, StoreError, open_store
 
 log = logging.getLogger("triage.slack")
 
@@ -34,24 +34,23 @@ EVENT_MEMORY_S = 3600.0  # Slack retries an event for about an hour
 
 
 class Once:
-    """Remembers keys for a while: signatures already accepted, event IDs already handled."""
+    """Signatures already accepted and event IDs already handled, kept in the store so that every
+    worker process and replica refuses what another one accepted."""
 
-    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl, self.clock = ttl, clock
-        self._seen: dict[str, float] = {}
-        self._lock = threading.Lock()
+    SWEEP_S = 60.0  # expired keys are deleted at most this often by each process
 
-    def first(self, key: str) -> bool:
-        """True the first time `key` is seen inside the window, False after."""
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self.store, self.clock = store, clock  # wall time: the processes that share the store share no other clock
+        self._next_sweep = 0.0
+
+    def first(self, key: str, ttl: float) -> bool:
+        """True the first time `key` is seen inside `ttl` seconds by any process, False after."""
         now = self.clock()
-        with self._lock:
-            if len(self._seen) > 10_000:
-                self._seen = {k: t for k, t in self._seen.items() if now - t < self.ttl}
-            at = self._seen.get(key)
-            if at is not None and now - at < self.ttl:
-                return False
-            self._seen[key] = now
-            return True
+        tx = self.store.tx()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.SWEEP_S
+            tx.forget_expired(now)
+        return tx.claim_once(key, now=now, ttl=ttl)
 
 
 def api_base(url: str | None) -> str | None:
@@ -145,20 +144,27 @@ def build_app(
     deps = Deps(settings, store, access, locales, overrides=overrides, workers=slack.workers)
     app._triage_deps = deps  # type: ignore[attr-defined]  # tests drive a rendering path directly
 
-    signatures, events = Once(REPLAY_WINDOW_S), Once(EVENT_MEMORY_S)
+    seen = Once(store)
 
     @app.middleware
     def once(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:
-        """A signed request replayed inside the window is refused; an event Slack resends (X-Slack-Retry-Num) runs once."""
+        """A signed request replayed inside the window is refused; an event Slack resends (X-Slack-Retry-Num) runs once.
+
+        Checked in the store, by whichever worker gets the request: a store that cannot be written
+        refuses with 503 (Slack retries events) rather than let a replay through."""
         signature = (req.headers.get("x-slack-signature") or [""])[0]
-        if signature and not signatures.first(signature):
-            log.warning("refused a replayed request (signature already seen)")
-            return BoltResponse(status=401, body="replayed request")
         event_id = req.body.get("event_id") if isinstance(req.body, dict) else None
-        if event_id and not events.first(str(event_id)):
-            retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
-            log.info("event %s already handled (Slack retry %s): acknowledged, not run again", event_id, retry)
-            return BoltResponse(status=200, body="")
+        try:
+            if signature and not seen.first(f"sig:{signature}", REPLAY_WINDOW_S):
+                log.warning("refused a replayed request (signature already seen)")
+                return BoltResponse(status=401, body="replayed request")
+            if event_id and not seen.first(f"event:{event_id}", EVENT_MEMORY_S):
+                retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
+                log.info("event %s already handled (Slack retry %s): acknowledged, not run again", event_id, retry)
+                return BoltResponse(status=200, body="")
+        except StoreError as e:
+            log.warning("cannot check for replays: %s", redact(e.message))
+            return BoltResponse(status=503, body="state store unavailable")
         return next()
 
     listeners.register(app, deps)
@@ -169,18 +175,6 @@ def build_app(
         if not isinstance(error, TriageError):
             log.error("unhandled %s in a Slack listener: %s", type(error).__name__, redact(str(error)))
         return None
-
-    return app
-
-
-def healthz(wsgi_app: Callable[..., Any]) -> Callable[..., Any]:
-    """A /healthz route for the load balancer in front of HTTP mode."""
-
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if environ.get("PATH_INFO") == "/healthz":
-            start_response("200 OK", [("Content-Type", "text/plain")])
-            return [b"ok"]
-        return wsgi_app(environ, start_response)
 
     return app
 
@@ -202,19 +196,15 @@ def check_slack(client: WebClient) -> None:
                          hint="check the network or proxy; SLACK_API_URL overrides the Web API URL (for a local stand-in)") from None
 
 
-def serve(settings: Settings, *, http: bool = False, host: str = "0.0.0.0", port: int = 3000) -> None:
-    """Run the app: Socket Mode by default, or HTTP for running behind a load balancer."""
-    store = open_store(settings.store_location(), settings.config.store.busy_timeout_s)
+def serve(settings: Settings, *, http: bool = False, host: str = "0.0.0.0", port: int = 3000, workers: int = 1,
+          threads: int | None = None) -> None:
+    """Run the app: Socket Mode by default, or HTTP (gunicorn, `workers` processes) behind a load balancer."""
     if http:
-        import waitress
-        from slack_bolt.adapter.wsgi import SlackRequestHandler
+        from bot.slack.http import THREADS, serve_http
 
-        app = build_app(settings, store)
-        check_slack(app.client)
-        log.info("triage: HTTP mode on %s:%d/slack/events", host, port)
-        waitress.serve(healthz(SlackRequestHandler(app)), host=host, port=port, threads=max(4, settings.config.slack.workers),
-                       ident="triage")
+        serve_http(settings, host=host, port=port, workers=workers, threads=threads or THREADS)
         return
+    store = open_store(settings.store_location(), settings.config.store.busy_timeout_s)
     app_token = settings.env.get("SLACK_APP_TOKEN", "")
     if not app_token.startswith("xapp-"):
         raise ConfigError("SLACK_APP_TOKEN is not set (an app-level token xapp-… with connections:write)",

@@ -97,6 +97,22 @@ class Tx(ABC):
     def release_lease(self, name: str, owner: str) -> None:
         self.execute("delete from leases where name = ? and owner = ?", [name, owner])
 
+    # -- requests seen: a key claimed once until it expires, whichever process asks ----------------
+    def claim_once(self, key: str, *, now: float, ttl: float) -> bool:
+        """True for the first claim of `key` (or the first after its claim expired), False while a claim is live.
+
+        One statement: the primary key decides between processes racing for the same key."""
+        row = self.one(
+            "insert into seen_requests (key, expires_at) values (?, ?) "
+            "on conflict (key) do update set expires_at = excluded.expires_at "
+            "where seen_requests.expires_at <= ? returning key",
+            [key, now + ttl, now])
+        return row is not None
+
+    def forget_expired(self, now: float) -> int:
+        """Delete claims that expired by `now`; returns how many."""
+        return self.execute("delete from seen_requests where expires_at <= ?", [now])
+
 
 class Store(ABC):
     """Diagnoses, tickets, alerts, outbox, audit and leases, in SQLite or PostgreSQL.

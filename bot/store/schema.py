@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 
 from bot.store.base import StoreError, Tx, utcnow
 
-# Data tables in copy order (a ticket before its history); leases are not data and are not copied.
+# Data tables in copy order (a ticket before its history); leases and seen requests are not data and are not copied.
 TABLES = ("audit", "diagnoses", "tickets", "ticket_history", "alerts", "outbox", "target_health", "watched_targets")
 PRIMARY_KEYS = {"audit": "id", "diagnoses": "id", "tickets": "id", "ticket_history": "id", "alerts": "fingerprint",
-                "outbox": "id", "target_health": "target", "watched_targets": "target", "leases": "name"}
+                "outbox": "id", "target_health": "target", "watched_targets": "target", "leases": "name",
+                "seen_requests": "key"}
 ID_TABLES = [t for t, pk in PRIMARY_KEYS.items() if pk == "id"]
 
 Step = str | Callable[[Tx], None]
@@ -98,6 +99,11 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "alerts: resolved by whom, snoozed until when, reminded when",
               [f"ALTER TABLE alerts ADD COLUMN {c} TEXT" for c in ("resolved_by", "snoozed_until", "reminded_at")],
               [f"ALTER TABLE alerts ADD COLUMN {c} TEXT" for c in ("resolved_by", "snoozed_until", "reminded_at")]),
+    Migration(6, "signed Slack requests and event IDs already accepted, shared by every web worker and replica",
+              ["CREATE TABLE seen_requests (key TEXT PRIMARY KEY, expires_at FLOAT NOT NULL)",
+               "CREATE INDEX idx_seen_requests_expires_at ON seen_requests (expires_at)"],
+              ["CREATE TABLE seen_requests (key TEXT PRIMARY KEY, expires_at DOUBLE PRECISION NOT NULL)",
+               "CREATE INDEX idx_seen_requests_expires_at ON seen_requests (expires_at)"]),
 ]
 LATEST = MIGRATIONS[-1].version
 

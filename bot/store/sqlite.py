@@ -61,9 +61,17 @@ def _unwritable(directory: Path) -> str | None:
 
 
 class SQLiteTx(Tx):
-    def __init__(self, db: Database, path: Path | None = None, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+    def __init__(self, db: Database, path: Path | None = None, busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+                 claims: threading.Lock | None = None) -> None:
         self.db = db
         self.path, self.busy_timeout_ms = path, busy_timeout_ms
+        self._claims = claims or threading.Lock()
+
+    def claim_once(self, key: str, *, now: float, ttl: float) -> bool:
+        # This process's threads take turns: racing each other for the write lock, SQLite's busy handler
+        # sleeps them 1 … 100 ms, which is the tail of a Slack acknowledgement (bench/ack_latency.py).
+        with self._claims:
+            return super().claim_once(key, now=now, ttl=ttl)
 
     def _run(self, sql: str, params: Params) -> sqlite3.Cursor:
         try:
@@ -100,6 +108,7 @@ class SQLiteStore(Store):
         self._local = threading.local()
         self._memory_conn: sqlite3.Connection | None = None
         self._memory_lock = threading.RLock()
+        self._claims = threading.Lock()
         if self.path is not None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -134,7 +143,7 @@ class SQLiteStore(Store):
         return db
 
     def tx(self) -> Tx:
-        return SQLiteTx(self.db, self.path, self.busy_timeout_ms)
+        return SQLiteTx(self.db, self.path, self.busy_timeout_ms, self._claims)
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
