@@ -28,6 +28,17 @@ from bot.store import Store, StoreError, open_store
 
 log = logging.getLogger("triage.slack")
 
+
+class _ClientIsOurs(logging.Filter):
+    """Bolt warns that the token goes unused whenever SLACK_BOT_TOKEN is set and a client is given: we
+    give the client on purpose (SLACK_API_URL, our timeouts and retries), so the warning only alarms."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+logging.getLogger("slack_bolt.App").addFilter(_ClientIsOurs())
+
 LOCALE_TTL_S = 3600.0
 REPLAY_WINDOW_S = 300.0  # Slack's signature window: a signature seen inside it is refused the second time
 EVENT_MEMORY_S = 3600.0  # Slack retries an event for about an hour
