@@ -128,3 +128,18 @@ def test_look_up_ids_modal_turns_english_for_an_english_user_where_japanese_is_t
     (updated,) = slack.wait_for("/api/views.update")
     view = updated["view"]
     assert view["title"]["text"] == "Look up IDs" and [b["label"]["text"] for b in view["blocks"]][0] == "Service"
+
+
+def test_share_in_a_channel_without_the_bot_tells_a_japanese_user_how_to_invite_and_nothing_dangling(slack, tmp_path):
+    from bot.slack import answer as answer_mod
+
+    app, _ = make_app(slack, tmp_path)
+    slack.locale = JA
+    known(app, slack)
+    answered: list[dict] = []
+    answer_mod.post_text(app._triage_deps, lambda **kw: answered.append(kw), None, "C1", "Status", "line\n" * 3, lang="ja")
+    slack.not_member.add("C1")
+    app.dispatch(signed(click(slack, "share_result", button(answered[0], "share_result")["value"])))
+    (said,) = slack.wait_for("/response_url/act")
+    assert "/invite @triage" in said["text"] and "招待" in said["text"]
+    assert "結果 (あなたにだけ表示)" not in said["text"]  # no answer follows this notice: it must not announce one

@@ -27,6 +27,8 @@ RESULT = {
 UI = {
     "en": {"not_in_channel": "triage is not a member of this channel, so it cannot post here. Invite it with `/invite @triage` "
                              "(or open the channel's details → Integrations → Add apps) and try again. The answer, visible only to you:",
+           "cannot_post": "triage is not a member of this channel, so it cannot post here. Invite it with `/invite @triage` "
+                          "(or open the channel's details → Integrations → Add apps) and try again.",
            "share": "Share in channel", "shared_gone": "That answer is no longer kept; run the command again to share it.",
            "longer": "{n} more lines; *Share in channel* posts the whole text as a file.", "stale": "That button is out of date.",
            "gone": "That diagnosis is no longer available.",
@@ -43,6 +45,8 @@ UI = {
            "rejected": "{message}", "hint": "{hint}"},
     "ja": {"not_in_channel": "triage はこのチャンネルのメンバーではないため投稿できません。`/invite @triage` で招待する "
                              "(またはチャンネル詳細 → インテグレーション → アプリを追加) と投稿できます。結果 (あなたにだけ表示):",
+           "cannot_post": "triage はこのチャンネルのメンバーではないため投稿できません。`/invite @triage` で招待する "
+                          "(またはチャンネル詳細 → インテグレーション → アプリを追加) と投稿できます。",
            "share": "チャンネルに共有", "shared_gone": "この結果はもう保持されていません。もう一度コマンドを実行してください。",
            "longer": "残り {n} 行。*チャンネルに共有* で全文をファイルとして投稿します。", "stale": "このボタンは古くなっています。",
            "gone": "この診断はもう保存されていません。",

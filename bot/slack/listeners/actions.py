@@ -108,7 +108,7 @@ def share(deps: Deps, body: dict[str, Any], client: WebClient, respond: Respond)
     except SlackApiError as e:
         if e.response.get("error") not in answer.NOT_A_MEMBER:
             raise
-        answer.say(body, respond, client, texts.ui(lang, "not_in_channel").rsplit(".", 1)[0] + ".", user)
+        answer.say(body, respond, client, texts.ui(lang, "cannot_post"), user)
         deps.audit(user, channel, "button:share", title, "not in channel")
         return
     respond(delete_original=True)
