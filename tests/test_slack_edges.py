@@ -310,3 +310,12 @@ def test_look_up_ids_shortcut_picks_instead_of_typing(slack, tmp_path):
         assert audited(store)[0]["action"] == "shortcut:ids"
     finally:
         cv.stop()
+
+
+def test_look_up_ids_with_an_expired_trigger_is_not_a_500_and_is_audited(slack, tmp_path):
+    app, store = make_app(slack, tmp_path)
+    slack.expired_triggers.add("trig-old")
+    shortcut = {"type": "shortcut", "callback_id": "lookup_ids", "trigger_id": "trig-old", "user": {"id": "U1"}, "team": {"id": "T1"}}
+    assert app.dispatch(signed(interactive(shortcut))).status == 200
+    (row,) = audited(store)
+    assert row["action"] == "shortcut:ids" and row["result"] == "error: expired_trigger_id"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -19,6 +20,8 @@ from bot.slack.modals import ids_modal
 from bot.slack.payload import channel_of, user_of
 from bot.slack.records import save_diagnosis
 
+log = logging.getLogger("triage.slack")
+
 
 def register(app: App, deps: Deps) -> None:
     @app.message_shortcut("diagnose_message")
@@ -31,7 +34,12 @@ def register(app: App, deps: Deps) -> None:
         ack()
         user = user_of(body)
         lang = deps.locales.peek(user)  # the trigger expires in 3 s: open in the language already known
-        opened = client.views_open(trigger_id=body.get("trigger_id", ""), view=ids_modal(deps.settings.config, lang))
+        try:
+            opened = client.views_open(trigger_id=body.get("trigger_id", ""), view=ids_modal(deps.settings.config, lang))
+        except SlackApiError as e:  # an expired trigger: nothing can be shown, and a 500 would only add Slack's error
+            log.warning("views.open failed: %s", e.response.get("error"))
+            deps.later(deps.audit, user, "", "shortcut:ids", "", f"error: {e.response.get('error')}")
+            return
         deps.later(relabel_ids_modal, deps, user, lang, (opened.get("view") or {}).get("id"), client)
 
 
