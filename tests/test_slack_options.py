@@ -179,3 +179,19 @@ def test_submitting_a_picked_project_answers_like_triage_ids(slack, cv, tmp_path
     assert blocks == shown and blocks[0]["text"]["text"] == "IDs: customvision widgets"
     assert "widgets" in json.dumps(shown) and "defects" not in json.dumps(shown) and KEY not in json.dumps(dm)
     assert any(row["action"] == "shortcut:ids" and "widgets" in row["args"] for row in audited(store, 2))
+
+
+def test_an_options_request_denied_by_slack_read_is_audited(slack, cv, tmp_path):
+    app, store = make(slack, cv, tmp_path, '[slack.read]\nusers = ["UOK"]\n')
+    assert suggest(app, "wid", user="UNOPE") == (200, {"options": []})
+    (row,) = audited(store)
+    assert row["actor"] == "UNOPE" and row["action"] == "options:ids_project" and row["result"] == "denied"
+
+
+def test_a_user_group_slack_will_not_list_gives_no_options_not_a_500(slack, cv, tmp_path):
+    app, store = make(slack, cv, tmp_path, '[slack.read]\ngroups = ["S0ONCALL"]\n')
+    slack.throttle["/api/usergroups.users.list"] = 100  # rate limited past the client's retries
+    assert suggest(app, user="U1") == (200, {"options": []})
+    assert cv.requests == []  # not allowed is not known to be allowed: no cloud call
+    (row,) = audited(store)
+    assert row["action"] == "options:ids_project" and row["result"].startswith("error: ")

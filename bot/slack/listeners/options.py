@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from slack_bolt import Ack, App
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.commands.ids import project_names
 from bot.errors import TriageError
@@ -94,7 +95,16 @@ def register(app: App, deps: Deps) -> None:
 
 def project_options(deps: Deps, lists: ProjectLists, body: dict[str, Any]) -> list[dict[str, Any]]:
     """Options for what the user typed: the picked target's (or the picked service's) projects containing it."""
-    if not deps.access.allowed("read", user_of(body), None):
+    user = user_of(body)
+    try:
+        allowed = deps.access.allowed("read", user, None)
+    except SlackClientError as e:  # the user groups of [slack.read] cannot be read now: not known to be allowed
+        error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
+        log.warning("options: cannot check [slack.read] for a user: %s", error)
+        deps.later(deps.audit, user, "", "options:ids_project", "", f"error: {error}")
+        return []
+    if not allowed:
+        deps.later(deps.audit, user, "", "options:ids_project", "", "denied")
         return []
     view = body.get("view") or {}
     service, target = picked(view, "service"), picked(view, "target")
