@@ -319,3 +319,13 @@ def test_look_up_ids_with_an_expired_trigger_is_not_a_500_and_is_audited(slack, 
     assert app.dispatch(signed(interactive(shortcut))).status == 200
     (row,) = audited(store)
     assert row["action"] == "shortcut:ids" and row["result"] == "error: expired_trigger_id"
+
+
+def test_app_home_that_slack_will_not_publish_is_acknowledged_not_a_500(slack, tmp_path, caplog):
+    app, _ = make_app(slack, tmp_path)
+    slack.throttle["/api/views.publish"] = 100  # rate limited past the client's retries
+    event = {"token": "x", "team_id": "T1", "api_app_id": "A1", "type": "event_callback", "event_id": "EvHOME",
+             "event_time": int(time.time()), "event": {"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"}}
+    assert app.dispatch(signed(json.dumps(event), content_type="application/json")).status == 200
+    slack.wait_for("/api/views.publish", 4)
+    assert not any("in a Slack listener" in r.getMessage() for r in caplog.records)

@@ -17,7 +17,9 @@ from bot.slack.records import recent_failures
 def register(app: App, deps: Deps) -> None:
     @app.event("app_home_opened")
     def on_home_opened(event: dict[str, Any], client: WebClient) -> None:
-        publish_home(deps, event, client)
+        # acknowledged at once: users.info, the store and views.publish on the pool (a failure there
+        # would be a 500, and Slack's retry of it is refused as already handled)
+        deps.later(publish_home, deps, event, client)
 
 
 def publish_home(deps: Deps, event: dict[str, Any], client: WebClient) -> None:
