@@ -258,3 +258,30 @@ def test_two_workers_on_one_store_refuse_each_others_replays(slack, tmp_path, st
     finally:
         for s in stores:
             s.close()
+
+
+def test_a_read_only_postgresql_refuses_slack_requests_with_503_not_500(slack, pg_server):
+    """A failover to a standby (or default_transaction_read_only): the replay check cannot be written, so 503."""
+    import psycopg
+    from slack_bolt.authorization import AuthorizeResult
+
+    from bot.config import Settings, parse
+    from bot.slack.app import build_app, web_client
+    from bot.store import StoreFault, open_store
+
+    url = pg_server.create_database()
+    open_store(url).close()  # the schema, created while writable
+    with psycopg.connect(pg_server.url(), autocommit=True) as admin:
+        admin.execute(f"alter database {url.rsplit('/', 1)[1]} set default_transaction_read_only = on")
+    store = open_store(url)
+    try:
+        with pytest.raises(StoreFault):
+            store.tx().claim_once("sig:x", now=1.0, ttl=1.0)
+        app = build_app(Settings(parse(""), {"SLACK_SIGNING_SECRET": SECRET}), store,
+                        client=web_client("xoxb-test-token", f"{slack.base}/api/"),
+                        authorize=lambda enterprise_id, team_id, user_id: AuthorizeResult(
+                            enterprise_id=enterprise_id, team_id=team_id, bot_token="xoxb-test-token", bot_id="B", bot_user_id="U"))
+        r = app.dispatch(signed(command(slack, "help")))
+        assert (r.status, r.body) == (503, "state store unavailable")
+    finally:
+        store.close()

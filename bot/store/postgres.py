@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from bot.store.base import Params, Store, StoreError, Tx
+from bot.store.base import Params, Store, StoreError, StoreFault, Tx
 
 CONNECT_TIMEOUT_S = 10
 SCHEMA_LOCK = 0x7472696167  # "triag": the advisory lock key schema upgrades take
@@ -62,6 +62,10 @@ class PostgresTx(Tx):
             return self.conn.execute(adapt(sql), list(params))
         except psycopg.OperationalError as e:
             raise StoreError(f"{self.where}: {str(e).strip()}", hint="is the PostgreSQL server up and reachable?") from None
+        except psycopg.errors.ReadOnlySqlTransaction as e:  # a standby after a failover: the same fault as SQLite's read-only file
+            raise StoreFault(f"{self.where}: {str(e).strip()}",
+                             hint="the server is read-only (a standby, or default_transaction_read_only): "
+                                  "point [store] url at the primary") from None
         except psycopg.errors.InsufficientPrivilege as e:
             raise StoreError(f"{self.where}: {str(e).strip()}",
                              hint="the role needs SELECT, INSERT, UPDATE, DELETE on triage's tables, and CREATE to create "
