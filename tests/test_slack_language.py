@@ -143,3 +143,12 @@ def test_share_in_a_channel_without_the_bot_tells_a_japanese_user_how_to_invite_
     (said,) = slack.wait_for("/response_url/act")
     assert "/invite @triage" in said["text"] and "招待" in said["text"]
     assert "結果 (あなたにだけ表示)" not in said["text"]  # no answer follows this notice: it must not announce one
+
+
+def test_an_english_user_switching_a_gone_diagnosis_to_japanese_is_told_in_english(slack, tmp_path):
+    app, store = make_app(slack, tmp_path)
+    slack.locale = EN
+    known(app, slack)
+    app.dispatch(signed(click(slack, "switch_lang", '{"diagnosis":999,"lang":"ja"}')))
+    (said,) = slack.wait_for("/response_url/act")
+    assert "no longer available" in said["text"] and "保存" not in said["text"]

@@ -57,7 +57,7 @@ def switch_lang(deps: Deps, body: dict[str, Any], client: WebClient, respond: Re
     try:
         result = stored_result(deps.store, int(value["diagnosis"]), lang)
     except (KeyError, ValueError, TriageError):
-        answer.ephemeral(respond, texts.ui(lang, "gone"))
+        answer.ephemeral(respond, texts.ui(deps.locales.lang(user), "gone"))  # said in the user's language, not the one asked for
         deps.audit(user, channel, "button:switch_lang", json.dumps(value), "diagnosis gone")
         return
     respond(replace_original=True, text=B.fallback(result.matches[0].title if result.matches else ""),
