@@ -329,3 +329,17 @@ def test_app_home_that_slack_will_not_publish_is_acknowledged_not_a_500(slack, t
     assert app.dispatch(signed(json.dumps(event), content_type="application/json")).status == 200
     slack.wait_for("/api/views.publish", 4)
     assert not any("in a Slack listener" in r.getMessage() for r in caplog.records)
+
+
+def test_submitting_a_ticket_sent_meanwhile_says_so_on_the_modal(slack, tmp_path):
+    app, store = make_app(slack, tmp_path)
+    app.dispatch(signed(command(slack, OOM)))
+    (answer,) = slack.wait_for("/response_url/cmd")
+    app.dispatch(signed(click(slack, "draft_ticket", button(answer, "draft_ticket")["value"])))
+    view = slack.wait_for("/api/views.update")[0]["view"]
+    store.execute("update tickets set status = 'sent' where id = 1")  # sent from the CLI while the modal was open
+    sub = {"type": "view_submission", "user": {"id": "U1"}, "team": {"id": "T1"}, "trigger_id": "t",
+           "view": {**view, "id": "V1", "state": {"values": {}}}}
+    r = app.dispatch(signed(interactive(sub)))
+    errors = json.loads(r.body)["errors"]
+    assert r.status == 200 and any("already sent" in e for e in errors.values()), errors

@@ -49,8 +49,12 @@ def submit_ticket(deps: Deps, ack: Ack, body: dict[str, Any], client: WebClient)
     try:
         ticket = deps.tickets.edit(ticket_id, actor=f"slack:{user}", set_fields={k: v for k, v in values.items() if k in TICKET_FIELDS})
         ticket = deps.tickets.mark(ticket_id, "ready", actor=f"slack:{user}")
-    except TicketStateError:
+    except TicketStateError as e:
         ticket = deps.tickets.get(ticket_id)
+        if ticket.status == "sent":  # sent elsewhere while the modal was open: nothing on it can change that
+            ack(response_action="errors", errors={(blocks or ["f_error_message"])[0]: texts.error(e, lang, mark="")[:150]})
+            deps.audit(user, meta.get("channel", ""), "modal:ticket", f"ticket #{ticket_id}", "already sent")
+            return
         errors = {f"f_{name}": texts.ui(lang, "required") for name in ticket.missing if f"f_{name}" in blocks}
         gate = [w.message for w in ticket.blocking if w.code != "missing_field"]
         if gate and "f_subscription_id" in blocks:
