@@ -152,3 +152,26 @@ def test_an_english_user_switching_a_gone_diagnosis_to_japanese_is_told_in_engli
     app.dispatch(signed(click(slack, "switch_lang", '{"diagnosis":999,"lang":"ja"}')))
     (said,) = slack.wait_for("/response_url/act")
     assert "no longer available" in said["text"] and "保存" not in said["text"]
+
+
+def test_status_and_ticket_list_are_labelled_in_japanese_for_a_japanese_user(slack, tmp_path):
+    from fake_customvision import FakeCustomVision
+
+    from tests.test_slack_options import make
+
+    cv = FakeCustomVision().start()
+    cv.seed_standard()
+    try:
+        app, _ = make(slack, cv, tmp_path)
+        slack.locale = JA
+        app.dispatch(signed(command(slack, "ticket draft ERROR: (OutOfQuota) Not enough quota available for Standard_DS3_v2")))
+        slack.wait_for("/response_url/cmd")
+        app.dispatch(signed(command(slack, "status customvision")))
+        app.dispatch(signed(command(slack, "ticket list")))
+        answers = slack.wait_for("/response_url/cmd", 3)[1:]
+        headers = [a["blocks"][0]["text"]["text"] for a in answers]
+        assert "ステータス: customvision" in headers and "Status: customvision" not in headers
+        listed = json.dumps(answers, ensure_ascii=False)
+        assert "未入力: " in listed and "(needs " not in listed
+    finally:
+        cv.stop()

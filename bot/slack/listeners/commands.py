@@ -85,7 +85,7 @@ def _status(deps: Deps, request: Request, user: str, channel: str, lang: str, re
     service = request.args[0] if request.args else None
     target = request.args[1] if len(request.args) > 1 else request.options.get("target")
     result = status(deps.settings, service, target, overrides=deps.overrides)
-    answer.post_text(deps, respond, client, channel, "Status" + (f": {service}" if service else ""), render_status(result), lang=lang)
+    answer.post_text(deps, respond, client, channel, texts.ui(lang, "status") + (f": {service}" if service else ""), render_status(result), lang=lang)
     return "ok"
 
 
@@ -139,7 +139,7 @@ def _ticket(deps: Deps, request: Request, user: str, channel: str, lang: str, re
         return f"ticket #{ticket.id}"
     if sub == "list":
         tickets = deps.tickets.list(limit=20)
-        lines = [f"#{t.id} {t.status:<6} {t.service:<17} {t.title}" + (f" (needs {', '.join(t.missing)})" if t.missing else "") for t in tickets]
+        lines = [f"#{t.id} {t.status:<6} {t.service:<17} {t.title}" + (f" ({texts.ui(lang, 'ticket_needs', fields=', '.join(t.missing))})" if t.missing else "") for t in tickets]
         title = texts.ui(lang, "tickets")
         respond(response_type="ephemeral", text=B.fallback(title), blocks=B.text_message(title, "\n".join(lines) or texts.ui(lang, "no_tickets")))
         return "ok"
