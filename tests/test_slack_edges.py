@@ -343,3 +343,13 @@ def test_submitting_a_ticket_sent_meanwhile_says_so_on_the_modal(slack, tmp_path
     r = app.dispatch(signed(interactive(sub)))
     errors = json.loads(r.body)["errors"]
     assert r.status == 200 and any("already sent" in e for e in errors.values()), errors
+
+
+def test_a_signature_is_remembered_for_as_long_as_bolt_would_accept_it(slack, tmp_path):
+    """Bolt accepts a timestamp up to 5 minutes either side of our clock (Slack's clock ahead of ours, say):
+    the claim must outlast the signature's acceptance, or a replay late in that window gets through."""
+    app, store = make_app(slack, tmp_path)
+    ahead = int(time.time()) + 240
+    assert app.dispatch(signed(command(slack, "help"), ts=ahead)).status == 200
+    (row,) = store.query("select expires_at from seen_requests where key like 'sig:%'")
+    assert row["expires_at"] >= ahead + 300

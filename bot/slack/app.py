@@ -41,6 +41,9 @@ logging.getLogger("slack_bolt.App").addFilter(_ClientIsOurs())
 
 LOCALE_TTL_S = 3600.0
 REPLAY_WINDOW_S = 300.0  # Slack's signature window: a signature seen inside it is refused the second time
+# Bolt accepts a timestamp up to the window either side of our clock, so a signature first seen now
+# (stamped up to 5 min ahead of us) stays acceptable for up to twice the window: remember it that long.
+SIGNATURE_MEMORY_S = 2 * REPLAY_WINDOW_S
 EVENT_MEMORY_S = 3600.0  # Slack retries an event for about an hour
 
 
@@ -166,7 +169,7 @@ def build_app(
         signature = (req.headers.get("x-slack-signature") or [""])[0]
         event_id = req.body.get("event_id") if isinstance(req.body, dict) else None
         try:
-            if signature and not seen.first(f"sig:{signature}", REPLAY_WINDOW_S):
+            if signature and not seen.first(f"sig:{signature}", SIGNATURE_MEMORY_S):
                 log.warning("refused a replayed request (signature already seen)")
                 return BoltResponse(status=401, body="replayed request")
             if event_id and not seen.first(f"event:{event_id}", EVENT_MEMORY_S):
