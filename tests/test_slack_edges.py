@@ -353,3 +353,19 @@ def test_a_signature_is_remembered_for_as_long_as_bolt_would_accept_it(slack, tm
     assert app.dispatch(signed(command(slack, "help"), ts=ahead)).status == 200
     (row,) = store.query("select expires_at from seen_requests where key like 'sig:%'")
     assert row["expires_at"] >= ahead + 300
+
+
+def test_submitting_a_ticket_the_store_no_longer_has_is_said_on_the_modal_not_a_500(slack, tmp_path):
+    app, store = make_app(slack, tmp_path)
+    app.dispatch(signed(command(slack, OOM)))
+    (answer,) = slack.wait_for("/response_url/cmd")
+    app.dispatch(signed(click(slack, "draft_ticket", button(answer, "draft_ticket")["value"])))
+    view = slack.wait_for("/api/views.update")[0]["view"]
+    store.execute("delete from tickets where id = 1")
+    sub = {"type": "view_submission", "user": {"id": "U1"}, "team": {"id": "T1"}, "trigger_id": "t",
+           "view": {**view, "id": "V1", "state": {"values": {}}}}
+    r = app.dispatch(signed(interactive(sub)))
+    assert r.status == 200
+    assert any("no ticket #1" in e for e in json.loads(r.body)["errors"].values())
+    rows = audited(store, 3)  # the diagnosis, the Review click, then this submission (audited after the ack)
+    assert any(row["action"] == "modal:ticket" and row["result"].startswith("error: no ticket #1") for row in rows)

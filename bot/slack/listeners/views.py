@@ -62,6 +62,10 @@ def submit_ticket(deps: Deps, ack: Ack, body: dict[str, Any], client: WebClient)
         ack(response_action="errors", errors=errors or {next(iter(blocks)): (texts.ui(lang, "still_blocked") + "; ".join(gate))[:150]})
         deps.audit(user, meta.get("channel", ""), "modal:ticket", f"ticket #{ticket_id}", "still draft")
         return
+    except TriageError as e:  # the ticket is gone, or the store cannot be written now: said on the modal, not a 500
+        ack(response_action="errors", errors={(blocks or ["f_error_message"])[0]: texts.error(e, lang, mark="")[:150]})
+        deps.later(deps.audit, user, meta.get("channel", ""), "modal:ticket", f"ticket #{ticket_id}", f"error: {e.message}")
+        return
     ack()
     support = deps.settings.config.slack.support_channel or meta.get("channel")
     if support:
