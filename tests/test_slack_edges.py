@@ -369,3 +369,34 @@ def test_submitting_a_ticket_the_store_no_longer_has_is_said_on_the_modal_not_a_
     assert any("no ticket #1" in e for e in json.loads(r.body)["errors"].values())
     rows = audited(store, 3)  # the diagnosis, the Review click, then this submission (audited after the ack)
     assert any(row["action"] == "modal:ticket" and row["result"].startswith("error: no ticket #1") for row in rows)
+
+
+def test_a_user_group_slack_will_not_list_is_said_on_the_ticket_modal_not_a_500(slack, tmp_path):
+    app, store = make_app(slack, tmp_path, '[slack.tickets]\ngroups = ["S0SUPPORT"]\n')
+    slack.groups["S0SUPPORT"] = ["U1"]
+    app.dispatch(signed(command(slack, OOM)))
+    (answer,) = slack.wait_for("/response_url/cmd")
+    app.dispatch(signed(click(slack, "draft_ticket", button(answer, "draft_ticket")["value"])))
+    view = slack.wait_for("/api/views.update")[0]["view"]
+    app._triage_deps.access._cache.clear()  # the group's members are read again at the submission
+    slack.throttle["/api/usergroups.users.list"] = 100  # rate limited past the client's retries
+    sub = {"type": "view_submission", "user": {"id": "U1"}, "team": {"id": "T1"}, "trigger_id": "t",
+           "view": {**view, "id": "V1", "state": {"values": {}}}}
+    r = app.dispatch(signed(interactive(sub)))
+    assert r.status == 200
+    errors = json.loads(r.body)["errors"]
+    assert any("S0SUPPORT" in e and "cannot be checked" in e for e in errors.values()), errors
+    assert all(len(e) <= 150 for e in errors.values())
+    rows = audited(store, 3)
+    assert any(row["action"] == "modal:ticket" and row["result"].startswith("error: Slack would not list") for row in rows)
+    assert store.query("select status from tickets where id = 1")[0]["status"] == "draft"
+
+
+def test_a_command_whose_user_group_slack_will_not_list_is_answered_and_audited(slack, tmp_path):
+    app, store = make_app(slack, tmp_path, '[slack.read]\ngroups = ["S0ONCALL"]\n')
+    slack.throttle["/api/usergroups.users.list"] = 100
+    assert app.dispatch(signed(command(slack, OOM))).status == 200
+    (said,) = slack.wait_for("/response_url/cmd")
+    assert said["response_type"] == "ephemeral" and "S0ONCALL" in said["text"] and "cannot be checked now" in said["text"]
+    (row,) = audited(store)
+    assert row["result"].startswith("error: Slack would not list the members of user group S0ONCALL")

@@ -6,7 +6,10 @@ import threading
 import time
 from collections.abc import Callable
 
+from slack_sdk.errors import SlackApiError, SlackClientError
+
 from bot.config import AccessRule, SlackSection
+from bot.errors import CloudError
 from bot.slack.texts import denial
 
 GROUP_TTL_S = 300.0
@@ -42,7 +45,12 @@ class Access:
             hit = self._cache.get(group)
             if hit and now - hit[0] < GROUP_TTL_S:
                 return hit[1]
-        members = frozenset(self._group_members(group))
+        try:
+            members = frozenset(self._group_members(group))
+        except SlackClientError as e:  # refused, throttled past its retries, or unreachable: not known to be allowed
+            error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
+            raise CloudError(f"Slack would not list the members of user group {group} ({error}), so access cannot be checked now",
+                             hint="try again in a minute; the app needs usergroups:read") from None
         with self._lock:
             self._cache[group] = (now, members)
         return members

@@ -76,8 +76,13 @@ def say(body: dict[str, Any], respond: Respond, client: WebClient, text: str, us
 
 def allowed(deps: Deps, kind: str, user: str, channel: str, lang: str, respond: Respond, action: str, args: str) -> bool:
     """Whether [slack.read] / [slack.tickets] lets the user; if not, they are told and it is audited."""
-    if deps.access.allowed(kind, user, channel):
-        return True
+    try:
+        if deps.access.allowed(kind, user, channel):
+            return True
+    except TriageError as e:  # a user group of the allowlist cannot be read now: not known to be allowed
+        deps.audit(user, channel, action, args, f"error: {e.message}")
+        ephemeral(respond, texts.error(e, lang))
+        return False
     deps.audit(user, channel, action, args, "denied")
     ephemeral(respond, texts.denial(kind, lang))
     return False

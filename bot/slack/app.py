@@ -185,8 +185,11 @@ def build_app(
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
-        # Named errors are answered where they happen; anything else is logged without the body (secrets).
-        if not isinstance(error, TriageError):
+        # Named errors are answered where they happen; one that gets here was not, and neither was anything
+        # else: logged without the body (secrets).
+        if isinstance(error, TriageError):
+            log.warning("%s in a Slack listener, not answered there: %s", type(error).__name__, redact(error.message))
+        else:
             log.error("unhandled %s in a Slack listener: %s", type(error).__name__, redact(str(error)))
         return None
 

@@ -137,7 +137,13 @@ def fill_ticket_modal(deps: Deps, body: dict[str, Any], client: WebClient, respo
             client.views_update(view_id=view_id, view=view)
 
     value = action_value(body)
-    if not deps.access.allowed("tickets", user, channel):
+    try:
+        may = deps.access.allowed("tickets", user, channel)
+    except TriageError as e:  # a user group of [slack.tickets] cannot be read now: said where the draft would open
+        show(notice_view(texts.ui(lang, "ticket"), texts.error(e, lang, mark=texts.ui(lang, "failed") + " "), texts.ui(lang, "close")))
+        deps.audit(user, channel, "button:draft_ticket", json.dumps(value), f"error: {e.message}")
+        return
+    if not may:
         deps.audit(user, channel, "button:draft_ticket", json.dumps(value), "denied")
         show(notice_view(texts.ui(lang, "denied_title"), texts.denial("tickets", lang), texts.ui(lang, "close")))
         answer.say(body, respond, client, texts.denial("tickets", lang), user)

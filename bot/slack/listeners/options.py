@@ -16,7 +16,6 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from slack_bolt import Ack, App
-from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.commands.ids import project_names
 from bot.errors import TriageError
@@ -98,10 +97,9 @@ def project_options(deps: Deps, lists: ProjectLists, body: dict[str, Any]) -> li
     user = user_of(body)
     try:
         allowed = deps.access.allowed("read", user, None)
-    except SlackClientError as e:  # the user groups of [slack.read] cannot be read now: not known to be allowed
-        error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
-        log.warning("options: cannot check [slack.read] for a user: %s", error)
-        deps.later(deps.audit, user, "", "options:ids_project", "", f"error: {error}")
+    except TriageError as e:  # the user groups of [slack.read] cannot be read now: not known to be allowed
+        log.warning("options: cannot check [slack.read] for a user: %s", redact(e.message))
+        deps.later(deps.audit, user, "", "options:ids_project", "", f"error: {e.message}")
         return []
     if not allowed:
         deps.later(deps.audit, user, "", "options:ids_project", "", "denied")

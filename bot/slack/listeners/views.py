@@ -37,7 +37,13 @@ def submit_ticket(deps: Deps, ack: Ack, body: dict[str, Any], client: WebClient)
     meta = json.loads(view.get("private_metadata") or "{}")
     lang = deps.locales.peek(user)  # the ack must come within 3 s: the language already known
     blocks = field_block_ids(view)
-    if not deps.access.allowed("tickets", user, meta.get("channel")):
+    try:
+        may = deps.access.allowed("tickets", user, meta.get("channel"))
+    except TriageError as e:  # a user group of [slack.tickets] cannot be read now: said on the modal, not a 500
+        ack(response_action="errors", errors={(blocks or ["f_error_message"])[0]: texts.error(e, lang, mark="")[:150]})
+        deps.later(deps.audit, user, meta.get("channel", ""), "modal:ticket", str(meta.get("ticket")), f"error: {e.message}")
+        return
+    if not may:
         ack(response_action="errors", errors={(blocks or ["f_error_message"])[0]: texts.denial("tickets", lang)[:150]})
         deps.audit(user, meta.get("channel", ""), "modal:ticket", str(meta.get("ticket")), "denied")
         return
@@ -86,11 +92,11 @@ def submit_ids(deps: Deps, body: dict[str, Any], client: WebClient) -> None:
     service, target = picked(view, "service") or "", picked(view, "target")
     name = picked(view, "project", "ids_project") or picked(view, "name")  # picked from the live list, else typed
     args = f"{service} {name or ''} --target {target or ''}"
-    if not deps.access.allowed("read", user, None):
-        deps.audit(user, "", "shortcut:ids", args, "denied")
-        client.chat_postMessage(channel=user, text=B.mrkdwn(texts.denial("read", lang)))
-        return
     try:
+        if not deps.access.allowed("read", user, None):
+            deps.audit(user, "", "shortcut:ids", args, "denied")
+            client.chat_postMessage(channel=user, text=B.mrkdwn(texts.denial("read", lang)))
+            return
         result = ids(deps.settings, service, name, target, overrides=deps.overrides)
     except TriageError as e:
         deps.audit(user, "", "shortcut:ids", args, f"error: {e.message}")
