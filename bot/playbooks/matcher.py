@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ SPEC_MAX_MEM = 1 << 20
 # context +8). A smaller budget is reached sooner but the DFA then rebuilds its states: 24 MB
 # levels off 10 MB lower and costs a third to a half of the throughput, 16 MB half (2026-12-06).
 SET_MAX_MEM = 32 << 20
+EXACT_KEPT = 128  # exact expressions kept compiled between scans (see Engine._compile)
 BLOCK_BYTES = 64 << 10  # where a chunk's hits are located, before the exact expressions run
 
 _WORD = re.compile(r"\w")
@@ -145,6 +147,7 @@ class Engine:
         options = re2.Options()
         options.max_mem = SET_MAX_MEM
         options.log_errors = False  # RE2 never prints to stderr; its errors are ours to name
+        self._regex = functools.lru_cache(maxsize=EXACT_KEPT)(self._compile)
         self._set = re2.Set.SearchSet(options)
         for spec in self.specs:
             self._set.Add(relax(spec.regex).encode("utf-8"))
@@ -162,9 +165,10 @@ class Engine:
             depth, pb = depth + 1, self.playbooks[self.by_id[pb.refines]]
         return depth
 
-    def _regex(self, n: int):
-        """Spec n's exact expression. Compiled per scan and dropped once its lines are collected:
-        kept for the process, the few hundred a long log reaches would hold their DFAs for good."""
+    def _compile(self, n: int) -> Any:
+        """Spec n's exact expression. `_regex` keeps the last EXACT_KEPT compiled between scans (a
+        Slack worker or a watcher diagnoses text after text, and compiling costs ~80 µs each); not
+        all of them: the few hundred a long log reaches would hold their DFAs for good."""
         # Each exact expression runs on a few blocks only; a small DFA budget keeps them from
         # holding 8 MB each as the input grows (memory flat in the input size).
         options = re2.Options()
@@ -175,7 +179,6 @@ class Engine:
     def scan(self, stream: BinaryIO) -> ScanResult:
         """Read the stream once in chunks; match every spec of every playbook together."""
         hits: dict[int, Hit] = {}
-        compiled: dict[int, Any] = {}  # exact expressions of the specs still collecting lines
         total = newlines = 0
         last = head = b""
         for chunk in _chunks(stream):
@@ -194,12 +197,7 @@ class Engine:
                 for n in sorted(needy.intersection(self._match(block))):
                     hit = hits.get(n) or Hit()
                     if len(hit.lines) < self._caps[n]:
-                        regex = compiled.get(n)
-                        if regex is None:
-                            regex = compiled[n] = self._regex(n)
-                        self._collect(regex, n, block, newlines, hit)
-                        if len(hit.lines) >= self._caps[n]:
-                            del compiled[n]  # full: never run again in this scan
+                        self._collect(self._regex(n), n, block, newlines, hit)
                     if hit.lines:  # the exact expression confirmed the relaxed one
                         hits[n] = hit
                 newlines += block.count(b"\n")
