@@ -25,6 +25,20 @@ def click(slack, action: str, value: str, *, user: str = "U1", trigger: str = "t
 def button(answer: dict, action: str) -> dict:
     return next(e for b in answer["blocks"] if b["type"] == "actions" for e in b["elements"] if e["action_id"] == action)
 
+def review_modal(app, slack) -> dict:
+    """A diagnosis answered, then its Review button: the ticket modal as views.update filled it."""
+    app.dispatch(signed(command(slack, OOM)))
+    (answer,) = slack.wait_for("/response_url/cmd")
+    app.dispatch(signed(click(slack, "draft_ticket", button(answer, "draft_ticket")["value"])))
+    return slack.wait_for("/api/views.update")[0]["view"]
+
+
+def submit(app, view: dict):
+    """The modal submitted by U1 with its fields as they are."""
+    sub = {"type": "view_submission", "user": {"id": "U1"}, "team": {"id": "T1"}, "trigger_id": "t",
+           "view": {**view, "id": "V1", "state": {"values": {}}}}
+    return app.dispatch(signed(interactive(sub)))
+
 
 def test_diagnosis_shows_what_was_read_the_decisive_line_and_context(slack, tmp_path):
     app, _ = make_app(slack, tmp_path)
@@ -333,14 +347,9 @@ def test_app_home_that_slack_will_not_publish_is_acknowledged_not_a_500(slack, t
 
 def test_submitting_a_ticket_sent_meanwhile_says_so_on_the_modal(slack, tmp_path):
     app, store = make_app(slack, tmp_path)
-    app.dispatch(signed(command(slack, OOM)))
-    (answer,) = slack.wait_for("/response_url/cmd")
-    app.dispatch(signed(click(slack, "draft_ticket", button(answer, "draft_ticket")["value"])))
-    view = slack.wait_for("/api/views.update")[0]["view"]
+    view = review_modal(app, slack)
     store.execute("update tickets set status = 'sent' where id = 1")  # sent from the CLI while the modal was open
-    sub = {"type": "view_submission", "user": {"id": "U1"}, "team": {"id": "T1"}, "trigger_id": "t",
-           "view": {**view, "id": "V1", "state": {"values": {}}}}
-    r = app.dispatch(signed(interactive(sub)))
+    r = submit(app, view)
     errors = json.loads(r.body)["errors"]
     assert r.status == 200 and any("already sent" in e for e in errors.values()), errors
 
@@ -357,14 +366,9 @@ def test_a_signature_is_remembered_for_as_long_as_bolt_would_accept_it(slack, tm
 
 def test_submitting_a_ticket_the_store_no_longer_has_is_said_on_the_modal_not_a_500(slack, tmp_path):
     app, store = make_app(slack, tmp_path)
-    app.dispatch(signed(command(slack, OOM)))
-    (answer,) = slack.wait_for("/response_url/cmd")
-    app.dispatch(signed(click(slack, "draft_ticket", button(answer, "draft_ticket")["value"])))
-    view = slack.wait_for("/api/views.update")[0]["view"]
+    view = review_modal(app, slack)
     store.execute("delete from tickets where id = 1")
-    sub = {"type": "view_submission", "user": {"id": "U1"}, "team": {"id": "T1"}, "trigger_id": "t",
-           "view": {**view, "id": "V1", "state": {"values": {}}}}
-    r = app.dispatch(signed(interactive(sub)))
+    r = submit(app, view)
     assert r.status == 200
     assert any("no ticket #1" in e for e in json.loads(r.body)["errors"].values())
     rows = audited(store, 3)  # the diagnosis, the Review click, then this submission (audited after the ack)
@@ -374,15 +378,10 @@ def test_submitting_a_ticket_the_store_no_longer_has_is_said_on_the_modal_not_a_
 def test_a_user_group_slack_will_not_list_is_said_on_the_ticket_modal_not_a_500(slack, tmp_path):
     app, store = make_app(slack, tmp_path, '[slack.tickets]\ngroups = ["S0SUPPORT"]\n')
     slack.groups["S0SUPPORT"] = ["U1"]
-    app.dispatch(signed(command(slack, OOM)))
-    (answer,) = slack.wait_for("/response_url/cmd")
-    app.dispatch(signed(click(slack, "draft_ticket", button(answer, "draft_ticket")["value"])))
-    view = slack.wait_for("/api/views.update")[0]["view"]
+    view = review_modal(app, slack)
     app._triage_deps.access._cache.clear()  # the group's members are read again at the submission
     slack.throttle["/api/usergroups.users.list"] = 100  # rate limited past the client's retries
-    sub = {"type": "view_submission", "user": {"id": "U1"}, "team": {"id": "T1"}, "trigger_id": "t",
-           "view": {**view, "id": "V1", "state": {"values": {}}}}
-    r = app.dispatch(signed(interactive(sub)))
+    r = submit(app, view)
     assert r.status == 200
     errors = json.loads(r.body)["errors"]
     assert any("S0SUPPORT" in e and "cannot be checked" in e for e in errors.values()), errors

@@ -6,11 +6,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackClientError
 
 from bot.config import AccessRule, SlackSection
 from bot.errors import CloudError
 from bot.slack.texts import denial
+from bot.slack.webapi import api_error
 
 GROUP_TTL_S = 300.0
 
@@ -48,8 +49,7 @@ class Access:
         try:
             members = frozenset(self._group_members(group))
         except SlackClientError as e:  # refused, throttled past its retries, or unreachable: not known to be allowed
-            error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
-            raise CloudError(f"Slack would not list the members of user group {group} ({error}), so access cannot be checked now",
+            raise CloudError(f"Slack would not list the members of user group {group} ({api_error(e)}), so access cannot be checked now",
                              hint="try again in a minute; the app needs usergroups:read") from None
         with self._lock:
             self._cache[group] = (now, members)

@@ -24,6 +24,7 @@ from bot.redact import redact
 from bot.slack import listeners
 from bot.slack.access import Access
 from bot.slack.deps import Deps
+from bot.slack.webapi import REFUSED_TOKEN, api_error
 from bot.store import Store, StoreError, open_store
 
 log = logging.getLogger("triage.slack")
@@ -202,8 +203,8 @@ def check_slack(client: WebClient) -> None:
     try:
         client.auth_test()
     except SlackApiError as e:
-        error = e.response.get("error") if isinstance(e.response.data, dict) else f"HTTP {e.response.status_code}"
-        if error in ("invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"):
+        error = api_error(e)
+        if error in REFUSED_TOKEN:
             raise ConfigError(f"Slack at {url} refused SLACK_BOT_TOKEN: {error}",
                               hint="copy the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page") from None
         raise CloudError(f"Slack at {url} answered auth.test with {error}") from None

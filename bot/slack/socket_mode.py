@@ -21,12 +21,12 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.socket_mode.websocket_client import SocketModeClient
 
 from bot.errors import CloudError, ConfigError
+from bot.slack.webapi import REFUSED_TOKEN, api_error
 
 log = logging.getLogger("triage.slack")
 
 PING_S = 5.0  # a ping every 5 s; also how often a session that could not reconnect is tried again
 PONG_WAIT_S = 3.0  # no pong within this after a ping: the connection is dead, open a new one
-REFUSED = ("invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "not_allowed_token_type")
 
 
 class Client(SocketModeClient):
@@ -81,8 +81,8 @@ def connect(app: App, app_token: str) -> Handler:
         handler.client.wss_uri = app.client.apps_connections_open(app_token=app_token)["url"]
     except SlackApiError as e:
         handler.close()
-        error = e.response.get("error") if isinstance(e.response.data, dict) else f"HTTP {e.response.status_code}"
-        if error in REFUSED:
+        error = api_error(e)
+        if error in REFUSED_TOKEN:
             raise ConfigError(f"Slack at {url} refused SLACK_APP_TOKEN: {error}",
                               hint="create an app-level token with connections:write under Basic Information → App-Level Tokens") from None
         raise CloudError(f"Slack at {url} answered apps.connections.open with {error}") from None

@@ -51,7 +51,7 @@ def relabel_ids_modal(deps: Deps, user: str, shown: str, view_id: str | None, cl
 
 
 def message_text(message: dict[str, Any]) -> str:
-    """A message's text plus the text of its attachments and rich-text code blocks."""
+    """A message's text plus the text and fallback of its attachments."""
     parts = [message.get("text") or ""]
     for a in message.get("attachments") or []:
         parts += [a.get("text") or "", a.get("fallback") or ""]
