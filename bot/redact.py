@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 __all__ = ["MARK", "redact", "redact_obj"]
@@ -89,6 +90,9 @@ def _value(a: str, b: str, c: str, colon: str | None = None, unless: tuple[str, 
     """
 
 
+_COMPILING = threading.Lock()
+
+
 class _Lazy:
     """A rule compiled on first use: a printed line needs few of them, and compiling them all
     costs 20 ms at the start of every command."""
@@ -99,9 +103,13 @@ class _Lazy:
         self.pattern, self.flags, self._re, self._secret = pattern, flags, None, None
 
     def compiled(self) -> re.Pattern[str]:
-        if self._re is None:
-            self._re = re.compile(self.pattern, self.flags)
-        return self._re
+        found = self._re
+        if found is None:
+            with _COMPILING:  # a sweep's threads redacting at once compile each rule once, not once each
+                if self._re is None:
+                    self._re = re.compile(self.pattern, self.flags)
+                found = self._re
+        return found
 
     @property
     def secret(self) -> tuple[int, ...]:

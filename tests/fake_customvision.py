@@ -111,10 +111,37 @@ IT_FAILED = "0d6c6e7b-2b4a-4c1e-9a57-5f7f2c3e9b11"
 IT_DEFECTS = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 
 
+def route(resource: Any, path: str) -> tuple[int, Any]:
+    """The answer of a resource (anything with projects, iterations, tags and domains) to a GET of path."""
+    if not path.startswith(API):
+        return 404, {"error": {"code": "404", "message": "Resource not found"}}
+    rest = path[len(API):]
+    if rest == "/projects":
+        return 200, list(resource.projects.values())
+    m = re.fullmatch(r"/projects/([^/]+)(/iterations|/tags)?", rest)
+    if m:
+        pid, sub = m.group(1), m.group(2)
+        if pid not in resource.projects:
+            return 404, {"code": "NotFoundProject", "message": "Project not found"}
+        if sub == "/iterations":
+            return 200, resource.iterations.get(pid, [])
+        if sub == "/tags":
+            return 200, resource.tags.get(pid, [])
+        return 200, resource.projects[pid]
+    if rest == "/domains":
+        return 200, list(resource.domains.values())
+    m = re.fullmatch(r"/domains/([^/]+)", rest)
+    if m:
+        if m.group(1) in resource.domains:
+            return 200, resource.domains[m.group(1)]
+        return 404, {"code": "NotFoundDomain", "message": "Domain not found"}
+    return 404, {"code": "NotFound", "message": "Resource not found"}
+
+
 class FakeCustomVision(LoopbackServer):
     """Serve a Custom Vision training resource on 127.0.0.1:<random port>; record every request."""
 
-    def __init__(self, key: str | None = KEY, delay: float = 0.0) -> None:
+    def __init__(self, key: str | None = KEY, delay: float = 0.0, tls: tuple[Any, Any] | None = None) -> None:
         self.key = key
         self.delay = delay
         self.barrier: threading.Barrier | None = None  # set to prove callers overlap (see test_status)
@@ -128,7 +155,7 @@ class FakeCustomVision(LoopbackServer):
         self.domains = dict(DOMAINS)
         self._queued: deque[tuple[re.Pattern[str], int, Any, dict[str, str]]] = deque()
         self._lock = threading.Lock()
-        self._serve(self._handler())
+        self._serve(self._handler(), tls=tls)
 
     def queue(self, path_regex: str, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         """Answer the next request whose path matches with this response, once.
@@ -158,29 +185,7 @@ class FakeCustomVision(LoopbackServer):
     # ---- request handling -------------------------------------------------------------------
 
     def _route(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
-        if not path.startswith(API):
-            return 404, {"error": {"code": "404", "message": "Resource not found"}}
-        rest = path[len(API):]
-        if rest == "/projects":
-            return 200, list(self.projects.values())
-        m = re.fullmatch(r"/projects/([^/]+)(/iterations|/tags)?", rest)
-        if m:
-            pid, sub = m.group(1), m.group(2)
-            if pid not in self.projects:
-                return 404, {"code": "NotFoundProject", "message": "Project not found"}
-            if sub == "/iterations":
-                return 200, self.iterations.get(pid, [])
-            if sub == "/tags":
-                return 200, self.tags.get(pid, [])
-            return 200, self.projects[pid]
-        if rest == "/domains":
-            return 200, list(self.domains.values())
-        m = re.fullmatch(r"/domains/([^/]+)", rest)
-        if m:
-            if m.group(1) in self.domains:
-                return 200, self.domains[m.group(1)]
-            return 404, {"code": "NotFoundDomain", "message": "Domain not found"}
-        return 404, {"code": "NotFound", "message": "Resource not found"}
+        return route(self, path)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self

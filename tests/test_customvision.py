@@ -390,11 +390,11 @@ def test_main_entry_point_prints_one_line_error_and_exit_code(cfg_file, fake, ca
     assert "Traceback" not in err and "not-the-key" not in err
 
 
-def test_the_session_keeps_a_connection_per_call_in_flight(fake):
+def test_the_client_keeps_a_connection_per_call_in_flight(fake):
     from bot.providers.customvision import CALLS_IN_FLIGHT
 
-    adapter = provider(fake).session.get_adapter(fake.endpoint)
-    assert adapter._pool_maxsize == CALLS_IN_FLIGHT > 10  # requests' default is 10
+    pool = provider(fake).session.manager.connection_from_url(fake.endpoint)
+    assert pool.pool.maxsize == CALLS_IN_FLIGHT > 10  # requests' and urllib3's default is 10
 
 
 def test_names_lists_the_resources_projects_in_one_call():

@@ -201,3 +201,47 @@ def test_records_carry_exactly_what_the_schema_validated(library):
         validated = schema.Playbook.model_validate(_read_mapping(path, unfold=True))
         assert pb.model_dump() == validated.model_dump()
         assert list(pb.model_dump()) == list(validated.model_dump())
+
+
+def test_threads_that_first_need_the_engine_at_once_build_it_once(monkeypatch):
+    """A status sweep's threads reach their first diagnosis together: one library load and one engine
+    build for all of them, not one each (64 loads and builds cost seconds of CPU in a 100-target sweep)."""
+    import threading
+    import time
+
+    from bot import diagnosis
+    from bot.playbooks import loader
+
+    built, loaded = [], []
+    real_engine, real_load = diagnosis.Engine, loader.load_library
+
+    class CountingEngine(real_engine):
+        def __init__(self, *a, **kw):
+            built.append(1)
+            time.sleep(0.05)  # widen the window in which the other threads arrive
+            super().__init__(*a, **kw)
+
+    def counting_load(*a, **kw):
+        loaded.append(1)
+        time.sleep(0.05)
+        return real_load(*a, **kw)
+
+    monkeypatch.setattr(diagnosis, "Engine", CountingEngine)
+    monkeypatch.setattr(diagnosis, "_ENGINES", {})
+    monkeypatch.setattr(loader, "load_library", counting_load)
+    loader._load_once.cache_clear()
+    start = threading.Barrier(8)
+    engines = []
+
+    def first_diagnosis():
+        start.wait()
+        engines.append(diagnosis.engine("customvision"))
+
+    threads = [threading.Thread(target=first_diagnosis) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    loader._load_once.cache_clear()
+    assert len(built) == 1 and len(loaded) == 1
+    assert len(engines) == 8 and all(e is engines[0] for e in engines)

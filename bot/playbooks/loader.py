@@ -8,6 +8,7 @@ import importlib.util
 import os
 import pickle
 import re
+import threading
 from pathlib import Path
 
 import re2
@@ -234,9 +235,19 @@ def load_library(directory: Path | None = None, cache: Path | None = None) -> Li
     return library
 
 
+_LOADING = threading.Lock()
+
+
 @functools.lru_cache(maxsize=4)
-def _library(directory: str | None) -> Library:
+def _load_once(directory: str | None) -> Library:
     return load_library(Path(directory) if directory else None)
+
+
+def _library(directory: str | None) -> Library:
+    """lru_cache alone lets threads that miss at the same time each load (and hash every file);
+    the lock makes them wait for the first."""
+    with _LOADING:
+        return _load_once(directory)
 
 
 def cached_context(directory: str | None = None) -> ServiceContext:

@@ -1,4 +1,4 @@
-"""Azure Custom Vision training, through the Training REST API v3.3 (plain `requests`).
+"""Azure Custom Vision training, through the Training REST API v3.3 (urllib3: bot/providers/http.py).
 
 The msrest SDK targets v3.4-preview and cannot take azure-identity credentials, so we call
 v3.3 directly (docs/research/apis.md §1). Reads only: GetProjects, GetProject, GetIterations,
@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import requests
-
 from bot.config import CustomVisionTarget, Settings
 from bot.errors import CloudAuthError, CloudError, CloudNotFound, CloudThrottled, CloudTimeout
 from bot.failures import Failure, images_per_tag_lines
 from bot.redact import redact
 from bot.identifiers import check_text_name, check_uuid, did_you_mean, looks_like_uuid_attempt
 from bot.pool import Outcome, pmap, settle, together
+from bot.providers import http
 from bot.providers.findings import diagnose_lines, merge, playbook_match
 from bot.providers.retry import TIMEOUT_ATTEMPTS, Retry, RetryPolicy, body_summary, call_with_retry, parse_retry_after
 
@@ -103,7 +102,7 @@ class CustomVisionIds:
         }
 
 
-def _is_json(response: requests.Response) -> bool:
+def _is_json(response: http.Response) -> bool:
     try:
         response.json()
     except ValueError:
@@ -111,12 +110,12 @@ def _is_json(response: requests.Response) -> bool:
     return True
 
 
-def describe_body(response: requests.Response) -> str:
+def describe_body(response: http.Response) -> str:
     """What came back instead of JSON: its content type and its first words (an HTML page's title)."""
     return body_summary(response.headers.get("Content-Type"), response.text or "")
 
 
-def _error_parts(response: requests.Response) -> tuple[str, str]:
+def _error_parts(response: http.Response) -> tuple[str, str]:
     """(code, message) from a flat service error {code, message} or a gateway {"error": {...}}."""
     try:
         body = response.json()
@@ -148,7 +147,7 @@ class CustomVisionProvider:
         target: CustomVisionTarget,
         settings: Settings,
         *,
-        session: requests.Session | None = None,
+        session: http.Client | None = None,
         token_provider: Callable[[], str] | None = None,
         retry: RetryPolicy | None = None,
         lang: str | None = None,
@@ -156,12 +155,7 @@ class CustomVisionProvider:
         self.target = target
         self.settings = settings
         self.base = target.endpoint + API
-        if session is None:
-            session = requests.Session()
-            adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=CALLS_IN_FLIGHT)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-        self.session = session
+        self.session = session or http.Client(target.endpoint, CALLS_IN_FLIGHT, target.timeout_s, settings.env)
         self.retry = retry or RetryPolicy()
         self.lang = lang or settings.config.defaults.lang
         self._key: str | None = None
@@ -205,8 +199,8 @@ class CustomVisionProvider:
 
         def once() -> Any:
             try:
-                r = self.session.get(url, headers=self._headers(), params=params, timeout=self.target.timeout_s)
-            except requests.Timeout:
+                r = self.session.get(url, self._headers(), params)
+            except http.Timeout:
                 raise Retry(
                     CloudTimeout(
                         f"Custom Vision at {self.target.endpoint} did not answer within {self.target.timeout_s:g} s ({what})",
@@ -214,10 +208,10 @@ class CustomVisionProvider:
                     ),
                     limit=TIMEOUT_ATTEMPTS,
                 ) from None
-            except requests.ConnectionError as e:
+            except http.Unreachable as e:
                 raise Retry(
                     CloudError(
-                        f"cannot reach Custom Vision at {self.target.endpoint} ({what}): {type(e).__name__}",
+                        f"cannot reach Custom Vision at {self.target.endpoint} ({what}): {e}",
                         hint="check the endpoint in triage.toml and the network",
                     )
                 ) from None
@@ -230,7 +224,7 @@ class CustomVisionProvider:
 
         return call_with_retry(once, self.retry)
 
-    def _not_json(self, r: requests.Response, what: str) -> CloudError:
+    def _not_json(self, r: http.Response, what: str) -> CloudError:
         """A body that is not JSON: a proxy's login page or another service answered, not Custom Vision."""
         return CloudError(
             f"the answer to {what} is not JSON (HTTP {r.status_code}, {describe_body(r)}): "
@@ -239,7 +233,7 @@ class CustomVisionProvider:
             "training endpoint (https://<resource>.cognitiveservices.azure.com) and the proxy settings (HTTPS_PROXY, NO_PROXY)",
         )
 
-    def _fault(self, r: requests.Response, what: str) -> Exception:
+    def _fault(self, r: http.Response, what: str) -> Exception:
         """A plain-language error for an HTTP failure; transient ones wrapped in Retry."""
         status = r.status_code
         if not _is_json(r) and status not in (401, 403, 429):
