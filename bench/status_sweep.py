@@ -21,6 +21,7 @@ scaled to all of them).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -29,7 +30,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
@@ -76,6 +79,20 @@ def serve(targets: int, projects: int, delay: float, conn) -> None:
 
     standin.loop.add_reader(conn.fileno(), command)
     standin.loop.run_forever()
+
+
+@contextlib.contextmanager
+def standins(targets: int, projects: int, delay: float) -> Iterator[tuple[list[str], Any]]:
+    """The stand-in resources in a child process: (their endpoints, the pipe that asks it for 'count')."""
+    parent, child = mp.Pipe()
+    server = mp.Process(target=serve, args=(targets, projects, delay, child), daemon=True)
+    server.start()
+    try:
+        yield parent.recv(), parent
+    finally:
+        parent.send("stop")
+        parent.recv()
+        server.join(5)
 
 
 def toml_for(endpoints: list[str], project_ids: list[str] | None) -> str:
@@ -172,11 +189,7 @@ def main() -> None:
     print(f"{args.projects} projects per target, {args.delay * 1000:.0f} ms per request, pool of {args.call_workers} threads; "
           "goal: sweep ≤ 2 × slowest call")
     for n in args.targets:
-        parent, child = mp.Pipe()
-        server = mp.Process(target=serve, args=(n, args.projects, args.delay, child), daemon=True)
-        server.start()
-        endpoints = parent.recv()
-        try:
+        with standins(n, args.projects, args.delay) as (endpoints, parent):
             for label, ids in (("all projects (GetProjects first)", None),
                                ("projects by Project Id", [pid_of(i) for i in range(args.projects)])):
                 r = measure(endpoints, args, ids, parent)
@@ -193,10 +206,6 @@ def main() -> None:
                 pr = r["process"]
                 print(f"  whole `triage status` process:       {pr[0]:6.2f} / {statistics.median(pr):.2f} / {pr[-1]:.2f} s  "
                       "(start-up and first diagnosis included)")
-        finally:
-            parent.send("stop")
-            parent.recv()
-            server.join(5)
 
 
 if __name__ == "__main__":

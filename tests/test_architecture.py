@@ -17,6 +17,7 @@ RULES = {
     "botocore": "providers",
     "azure": "providers",
     "requests": "providers",
+    "urllib3": "providers",
     # nothing outside bot/store knows which database holds the state
     "sqlite3": "store",
     "sqlite_utils": "store",

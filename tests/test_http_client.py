@@ -102,6 +102,12 @@ def test_https_endpoint_is_trusted_through_requests_ca_bundle_and_refused_withou
         fake.stop()
 
 
+def test_json_after_a_byte_order_mark_is_read(seeded):
+    seeded.queue(r"/projects$", 200, b"\xef\xbb\xbf" + json.dumps([{"id": "p1", "name": "bom"}]).encode(),
+                 {"Content-Type": "application/json; charset=utf-8"})
+    assert provider(seeded).names() == ["bom"]
+
+
 def test_a_compressed_answer_is_decoded_and_the_client_says_who_it_is(seeded):
     body = gzip.compress(json.dumps([{"id": "p1", "name": "gzipped"}]).encode())
     seeded.queue(r"/projects$", 200, body, {"Content-Type": "application/json", "Content-Encoding": "gzip"})

@@ -58,9 +58,10 @@ class Response:
             return self.content.decode("utf-8", "replace")
 
     def json(self) -> Any:
-        """The body as JSON; ValueError when it is not (as requests raises)."""
+        """The body as JSON; ValueError when it is not (as requests raises). A UTF-8 byte order mark,
+        which some Azure front ends put before JSON, is skipped as requests does."""
         try:
-            return json.loads(self.content)
+            return json.loads(self.content.removeprefix(b"\xef\xbb\xbf"))
         except UnicodeDecodeError as e:
             raise ValueError(str(e)) from None
 
@@ -131,6 +132,3 @@ class Client:
         except HTTPError as e:
             raise Unreachable(type(e).__name__) from None
         return Response(r.status, r.headers, r.data)
-
-    def close(self) -> None:
-        self.manager.clear()
