@@ -10,6 +10,15 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _fresh_selections():
+    """Each test starts with no Custom Vision selection remembered from another (ports are reused)."""
+    yield
+    from bot.providers.customvision import forget_selections
+
+    forget_selections()
+
+
 @pytest.fixture(scope="session")
 def library():
     from bot.playbooks import cached

@@ -14,7 +14,7 @@ from bot.cli import cli
 from bot.commands.ids import ids
 from bot.commands.status import status
 from bot.errors import CloudAuthError, CloudNotFound, ConfigError, InputError
-from fake_customvision import IT_FAILED, KEY, WIDGETS, FakeCustomVision
+from fake_customvision import DEFECTS, IT_FAILED, KEY, RBAC_403, WIDGETS, FakeCustomVision, iteration, project
 from standin_playbooks import standin_library  # noqa: F401  (fixture)
 
 SUB = "11111111-2222-3333-4444-555555555555"
@@ -281,3 +281,70 @@ def test_pool_raises_the_first_error_in_input_order():
 
     with Pool(4) as pool, pytest.raises(ValueError, match="first"):
         pool.map(fn, range(2), 2)
+
+
+# ---- a second sweep in the same process: the remembered selection is read beside the listing ----
+
+
+API = "/customvision/v3.3/training"
+
+
+def test_a_second_sweep_reads_the_projects_it_knows_beside_the_listing_in_one_round(fakes, standin_library):
+    fake = fakes[0]
+    s = settings_of(target("cv-0", fake.endpoint))  # every project of the resource: the listing decides
+    first = status(s)
+    assert [f.key for f in first.failures] == [IT_FAILED]
+    del fake.requests[:]
+    # GetProjects, GetDomains and the iterations and tags of both known projects wait for each other
+    # at the server: only if all six are in flight at once does any get past the barrier.
+    fake.barrier = threading.Barrier(6, timeout=10)
+    fake.barrier_paths = re.compile(rf"(/domains|/projects|/projects/({WIDGETS}|{DEFECTS})/(iterations|tags))$")
+    second = status(s)
+    assert not fake.barrier.broken and second.targets[0].ok, second.targets[0].error
+    assert [f.to_json() | {"elapsed_s": 0} for f in second.failures] == [f.to_json() | {"elapsed_s": 0} for f in first.failures]
+    assert sorted(fake.paths()) == sorted(API + p for p in (
+        "/domains", "/projects", f"/projects/{WIDGETS}/iterations", f"/projects/{WIDGETS}/tags",
+        f"/projects/{DEFECTS}/iterations", f"/projects/{DEFECTS}/tags"))
+
+
+def test_named_projects_are_one_round_from_the_second_sweep_on(fakes, standin_library):
+    fake = fakes[0]
+    s = settings_of(target("cv-0", fake.endpoint) + 'projects = ["widgets"]\n')
+    status(s)
+    fake.barrier = threading.Barrier(4, timeout=10)
+    fake.barrier_paths = re.compile(rf"(/domains|/projects|/projects/{WIDGETS}/(iterations|tags))$")
+    second = status(s)
+    assert not fake.barrier.broken and [f.key for f in second.failures] == [IT_FAILED]
+
+
+def test_the_listing_still_decides_when_projects_come_and_go_between_sweeps(fakes, standin_library):
+    fake = fakes[0]
+    s = settings_of(target("cv-0", fake.endpoint))
+    status(s)
+    new, new_it = "7a7a7a7a-0000-4000-8000-000000000001", "7b7b7b7b-0000-4000-8000-000000000001"
+    del fake.projects[DEFECTS]  # its remembered reads now answer 404: dropped, not an error
+    fake.projects[new] = project(new, "newcomer")
+    fake.iterations[new] = [iteration(new_it, new, "Iteration 1", "Failed", "2024-06-01T10:00:00Z")]
+    second = status(s)
+    assert second.targets[0].ok, second.targets[0].error
+    assert sorted(f.key for f in second.failures) == sorted([IT_FAILED, new_it])
+    third = status(s)  # the newcomer is remembered now; the deleted project is no longer asked for
+    assert sorted(f.key for f in third.failures) == sorted([IT_FAILED, new_it])
+    assert sum(p.endswith(f"{DEFECTS}/iterations") for p in fake.paths()) == 2  # the first sweep and the second
+
+
+def test_errors_of_remembered_and_new_projects_come_in_project_order_as_when_listed_first(fakes, standin_library):
+    fake = fakes[0]
+    s = settings_of(target("cv-0", fake.endpoint))
+    status(s)
+    first = next(iter(fake.projects))  # GetProjects answers in insertion order
+    new = "7a7a7a7a-0000-4000-8000-000000000002"
+    fake.projects[new] = project(new, "newcomer")  # listed last, read after the listing
+    fake.queue(rf"/projects/{new}/iterations$", 403, RBAC_403)
+    fake.queue(rf"/projects/{first}/tags$", 403, RBAC_403)
+    [t] = status(s).targets
+    assert isinstance(t.error, CloudAuthError) and f"list tags of project {first}" in t.error.message
+    fake.queue(rf"/projects/{new}/iterations$", 403, RBAC_403)
+    fake.queue(rf"/projects/{first}/tags$", 403, RBAC_403)
+    [seq] = status(s, max_workers=1).targets  # one call after another: the same answer
+    assert seq.error.message == t.error.message

@@ -6,7 +6,8 @@ GetTags, GetDomains, GetDomain.
 
 A status read is one round of calls when triage.toml names the projects by Project Id (GetProject,
 GetIterations and GetTags of each, and GetDomains, all at once), two otherwise (GetProjects and
-GetDomains, then each project's iterations and tags).
+GetDomains, then each project's iterations and tags), except when this process read the target
+before: the projects it selected then are read beside GetProjects (`_read_selected`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,24 @@ PROJECT_WORKERS = 4  # the service allows 10 calls per second per resource for r
 CALLS_IN_FLIGHT = 3 * PROJECT_WORKERS + 1
 """What one target can have in flight (GetDomains, and three calls of each project read at once):
 the size of its HTTP connection pool, so no connection is opened only to be thrown away."""
+
+
+_SELECTED: dict[tuple[str, str, tuple[str, ...]], list[str]] = {}
+SELECTED_KEPT = 1024
+"""Project Ids each target's last sweep in this process selected (see `_read_selected`), for at most
+this many targets: a guess checked against the listing every time, never an answer."""
+
+
+def _remember(key: tuple[str, str, tuple[str, ...]], project_ids: list[str]) -> None:
+    _SELECTED.pop(key, None)
+    _SELECTED[key] = project_ids
+    while len(_SELECTED) > SELECTED_KEPT:
+        _SELECTED.pop(next(iter(_SELECTED)), None)
+
+
+def forget_selections() -> None:
+    """Forget every remembered selection (tests: a new stand-in may reuse an old one's port)."""
+    _SELECTED.clear()
 
 
 @dataclass
@@ -430,10 +449,46 @@ class CustomVisionProvider:
                 raise self._not_found(missing, self._all_projects())
             read = [(project.get(), iterations.get(), tags.get()) for _, (project, iterations, tags) in reads]
         else:
-            domains, projects = together(lambda: settle(self._all_domains)[0], lambda: self._select(wanted))
-            read = pmap(self._read, projects, PROJECT_WORKERS)
+            domains, read = self._read_selected(wanted)
         found = [self._project_failures(p, its, tags, domains) for p, its, tags in read]
         return [f for group in found for f in group]
+
+    def _read_selected(self, wanted: list[str]) -> tuple[Outcome, list[tuple[dict[str, Any], list, list]]]:
+        """The projects named (or all of them), listed by GetProjects, with their iterations and tags.
+
+        The projects the last sweep of this process selected are read at once beside the listing
+        (one round of calls instead of two: a Slack server or a watcher sweeps again and again). The
+        listing still decides what is read: a project it no longer has is dropped with whatever its
+        reads answered, one it newly has is read after it; errors come in the same order as when
+        the listing is read first.
+        """
+        key = (self.target.endpoint, self.target.name, tuple(wanted))
+        known = _SELECTED.get(key, [])
+        domains, selection, early = together(
+            lambda: settle(self._all_domains)[0],
+            lambda: settle(lambda: self._select(wanted))[0],
+            lambda: pmap(lambda pid: (pid, settle(lambda: self._iterations(pid), lambda: self._tags(pid))), known,
+                         PROJECT_WORKERS),
+        )
+        projects = selection.get()
+        _remember(key, [p["id"] for p in projects])
+        ahead = dict(early)
+
+        def attempt(project: dict[str, Any]) -> Outcome:
+            try:
+                return Outcome(self._read(project))
+            except Exception as e:  # raised below, in project order
+                return Outcome(error=e)
+
+        late = iter(pmap(attempt, [p for p in projects if p["id"] not in ahead], PROJECT_WORKERS))
+        read = []
+        for p in projects:
+            if p["id"] in ahead:
+                iterations, tags = ahead[p["id"]]
+                read.append((p, iterations.get(), tags.get()))
+            else:
+                read.append(next(late).get())
+        return domains, read
 
     def _read_by_id(self, project_id: str) -> tuple[str, list[Outcome]]:
         """GetProject, GetIterations and GetTags of a configured Project Id at once (no GetProjects first)."""
