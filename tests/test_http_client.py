@@ -16,7 +16,7 @@ from fake_arm import _certificate
 from fake_customvision import FakeCustomVision
 from test_customvision import KEY, provider, settings_for
 
-from bot.errors import CloudError
+from bot.errors import CloudError, ConfigError
 
 
 
@@ -122,3 +122,12 @@ def test_a_redirect_to_a_login_page_is_an_answer_that_is_not_json(seeded):
         provider(seeded).names()
     assert "is not JSON (HTTP 302, text/html, starting 'Sign in')" in e.value.message
     assert len(seeded.requests) == 1  # not followed
+
+
+@pytest.mark.parametrize("value", ["http://alice:pw-s3cret@proxy.internal:notaport", "socks5://alice:pw-s3cret@proxy.internal:1080",
+                                   "http://alice:pw-s3cret@:3128"])
+def test_a_proxy_url_we_cannot_use_is_named_by_its_variable_never_by_its_password(seeded, value):
+    with pytest.raises(ConfigError) as e:
+        through(seeded, HTTPS_PROXY="", http_proxy=value).names()
+    assert "$http_proxy is not a proxy URL" in e.value.message and "s3cret" not in e.value.message + e.value.hint
+    assert seeded.requests == []

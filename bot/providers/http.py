@@ -25,6 +25,7 @@ from urllib3.exceptions import HTTPError, NewConnectionError
 from urllib3.exceptions import TimeoutError as _TimeoutError
 
 from bot import __version__
+from bot.errors import ConfigError
 
 USER_AGENT = f"triage/{__version__}"
 
@@ -66,23 +67,48 @@ class Response:
             raise ValueError(str(e)) from None
 
 
-def _variable(env: Mapping[str, str], name: str) -> str:
-    """A proxy variable, lower case first (as urllib and curl read them)."""
-    return (env.get(name.lower()) or env.get(name.upper()) or "").strip()
+def _variable(env: Mapping[str, str], name: str) -> tuple[str, str]:
+    """(the variable's name as set, its value) of a proxy variable, lower case first (as urllib and curl read them)."""
+    for key in (name.lower(), name.upper()):
+        value = (env.get(key) or "").strip()
+        if value:
+            return key, value
+    return name.upper(), ""
 
 
-def proxy_for(url: str, env: Mapping[str, str]) -> str | None:
-    """The proxy the environment names for this URL, as requests and curl read it (None: go direct)."""
+def proxy_for(url: str, env: Mapping[str, str]) -> tuple[str, str] | None:
+    """(variable, proxy URL) the environment names for this URL, as requests and curl read them (None: go direct)."""
     parts = urlsplit(url)
-    proxy = _variable(env, f"{parts.scheme}_proxy") or _variable(env, "all_proxy")
-    if not proxy:
+    found = _variable(env, f"{parts.scheme}_proxy")
+    if not found[1]:
+        found = _variable(env, "all_proxy")
+    if not found[1]:
         return None
-    no_proxy = _variable(env, "no_proxy")
+    no_proxy = _variable(env, "no_proxy")[1]
     host = parts.hostname or ""
     if no_proxy and urllib.request.proxy_bypass_environment(host if parts.port is None else f"{host}:{parts.port}",
                                                             {"no": no_proxy}):
         return None
-    return proxy
+    return found
+
+
+def _proxy_manager(variable: str, proxy: str, connections: int, tls: dict[str, Any]) -> urllib3.ProxyManager:
+    """A pool manager through the proxy; a proxy URL we cannot use is a ConfigError naming the variable
+    (never its value: it may hold a password)."""
+    p = urlsplit(proxy if "://" in proxy else "http://" + proxy)
+    try:
+        port = p.port
+    except ValueError:
+        port = -1
+    if p.scheme not in ("http", "https") or not p.hostname or port == -1:
+        raise ConfigError(f"${variable} is not a proxy URL triage can use",
+                          hint="give http://[user:password@]host:port (or https://); SOCKS proxies are not supported")
+    headers = None
+    if p.username:
+        headers = urllib3.util.make_headers(proxy_basic_auth=f"{unquote(p.username)}:{unquote(p.password or '')}")
+    host = f"[{p.hostname}]" if ":" in p.hostname else p.hostname
+    return urllib3.ProxyManager(f"{p.scheme}://{host}" + (f":{port}" if port else ""), proxy_headers=headers,
+                                num_pools=2, maxsize=connections, **tls)
 
 
 def ca_bundle(env: Mapping[str, str]) -> str:
@@ -106,14 +132,7 @@ class Client:
             tls = {"ca_cert_dir": bundle} if os.path.isdir(bundle) else {"ca_certs": bundle}
         proxy = proxy_for(endpoint, env)
         if proxy:
-            p = urlsplit(proxy if "://" in proxy else "http://" + proxy)
-            headers = None
-            if p.username:
-                creds = f"{unquote(p.username)}:{unquote(p.password or '')}"
-                headers = urllib3.util.make_headers(proxy_basic_auth=creds)
-            bare = f"{p.scheme}://{p.hostname}" + (f":{p.port}" if p.port else "")
-            self.manager: urllib3.PoolManager = urllib3.ProxyManager(
-                bare, proxy_headers=headers, num_pools=2, maxsize=connections, **tls)
+            self.manager: urllib3.PoolManager = _proxy_manager(*proxy, connections, tls)
         else:
             self.manager = urllib3.PoolManager(num_pools=2, maxsize=connections, **tls)
         self.base_headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
