@@ -29,8 +29,9 @@ SPEC_MAX_MEM = 1 << 20
 # varied log can take (measured: 256 MB lets it grow by 35 MB over 100 MB of logs, 32 MB by 25 MB).
 # It is the one thing that grows with the input (the hits, the chunks and the exact expressions are
 # bounded): the growth comes from the patterns together (alone: +27 MB; codes and messages +6,
-# context +8). A smaller budget is reached sooner but the DFA then rebuilds its states: 24 MB
-# levels off 10 MB lower and costs a third to a half of the throughput, 16 MB half (2026-12-06).
+# context +8). A smaller budget is reached sooner but the DFA then rebuilds its states (engine
+# alone, a varied 1 GB ASCII log, 2026-12-06 evening): 32 MB 71 MB peak RSS at 57 MB/s, 20 MB 58 MB
+# at 47 MB/s, 16 MB 55 MB at 43 MB/s, 8 MB about 16 MB/s (under ripgrep's 27), 4 MB does not compile.
 SET_MAX_MEM = 32 << 20
 EXACT_KEPT = 128  # exact expressions kept compiled between scans (see Engine._compile)
 BLOCK_BYTES = 64 << 10  # where a chunk's hits are located, before the exact expressions run
