@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import statistics
 import sys
@@ -105,11 +106,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
     clients = {"requests, a thread per call": with_requests, "urllib3, a thread per call": with_urllib3}
-    try:
-        import aiohttp  # noqa: F401
-
+    if importlib.util.find_spec("aiohttp"):
         clients["aiohttp, one asyncio loop"] = with_aiohttp
-    except ImportError:
+    else:
         print("aiohttp not installed: its row is skipped (pip install aiohttp)")
     clients["bare asyncio sockets, no HTTP library"] = with_sockets
     print(f"{args.projects} projects per target, {args.delay * 1000:.0f} ms per request, every call at once, new connections each run")

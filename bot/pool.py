@@ -125,13 +125,14 @@ class Outcome:
         return self.value
 
 
+def attempt(call: Callable[[], Any]) -> Outcome:
+    """The call's value or the exception it raised, kept for later."""
+    try:
+        return Outcome(call())
+    except Exception as e:
+        return Outcome(error=e)
+
+
 def settle(*calls: Callable[[], Any]) -> list[Outcome]:
     """Like `together`, but every call's outcome is kept: the caller decides which error wins."""
-
-    def run(call: Callable[[], Any]) -> Outcome:
-        try:
-            return Outcome(call())
-        except Exception as e:
-            return Outcome(error=e)
-
-    return pmap(run, calls, max_workers=len(calls))
+    return pmap(attempt, calls, max_workers=len(calls))

@@ -58,33 +58,25 @@ class ForwardProxy:
 
 
 @pytest.fixture
-def seeded():
-    fake = FakeCustomVision().start()
-    fake.seed_standard()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def proxy():
     p = ForwardProxy()
     yield p
     p.stop()
 
 
-def test_calls_go_through_the_proxy_the_environment_names_with_its_credentials(seeded, proxy):
-    assert through(seeded, HTTP_PROXY=proxy.url.replace("http://", "http://alice:s%40cret@")).names() == ["defects", "widgets"]
+def test_calls_go_through_the_proxy_the_environment_names_with_its_credentials(fake, proxy):
+    assert through(fake, HTTP_PROXY=proxy.url.replace("http://", "http://alice:s%40cret@")).names() == ["defects", "widgets"]
     [(line, auth)] = proxy.seen
-    assert line == f"{seeded.endpoint}/customvision/v3.3/training/projects"
+    assert line == f"{fake.endpoint}/customvision/v3.3/training/projects"
     assert auth == "Basic " + base64.b64encode(b"alice:s@cret").decode()
-    assert seeded.paths() == ["/customvision/v3.3/training/projects"]
+    assert fake.paths() == ["/customvision/v3.3/training/projects"]
 
 
-def test_no_proxy_sends_the_host_direct_and_all_proxy_is_a_fallback(seeded, proxy):
-    assert through(seeded, http_proxy=proxy.url, no_proxy="localhost,127.0.0.1").names() == ["defects", "widgets"]
-    assert proxy.seen == [] and len(seeded.requests) == 1
-    assert through(seeded, ALL_PROXY=proxy.url, NO_PROXY="example.com").names() == ["defects", "widgets"]
-    assert len(proxy.seen) == 1 and len(seeded.requests) == 2
+def test_no_proxy_sends_the_host_direct_and_all_proxy_is_a_fallback(fake, proxy):
+    assert through(fake, http_proxy=proxy.url, no_proxy="localhost,127.0.0.1").names() == ["defects", "widgets"]
+    assert proxy.seen == [] and len(fake.requests) == 1
+    assert through(fake, ALL_PROXY=proxy.url, NO_PROXY="example.com").names() == ["defects", "widgets"]
+    assert len(proxy.seen) == 1 and len(fake.requests) == 2
 
 
 def test_https_endpoint_is_trusted_through_requests_ca_bundle_and_refused_without_it(tmp_path):
@@ -102,32 +94,32 @@ def test_https_endpoint_is_trusted_through_requests_ca_bundle_and_refused_withou
         fake.stop()
 
 
-def test_json_after_a_byte_order_mark_is_read(seeded):
-    seeded.queue(r"/projects$", 200, b"\xef\xbb\xbf" + json.dumps([{"id": "p1", "name": "bom"}]).encode(),
+def test_json_after_a_byte_order_mark_is_read(fake):
+    fake.queue(r"/projects$", 200, b"\xef\xbb\xbf" + json.dumps([{"id": "p1", "name": "bom"}]).encode(),
                  {"Content-Type": "application/json; charset=utf-8"})
-    assert provider(seeded).names() == ["bom"]
+    assert provider(fake).names() == ["bom"]
 
 
-def test_a_compressed_answer_is_decoded_and_the_client_says_who_it_is(seeded):
+def test_a_compressed_answer_is_decoded_and_the_client_says_who_it_is(fake):
     body = gzip.compress(json.dumps([{"id": "p1", "name": "gzipped"}]).encode())
-    seeded.queue(r"/projects$", 200, body, {"Content-Type": "application/json", "Content-Encoding": "gzip"})
-    assert provider(seeded).names() == ["gzipped"]
-    headers = {k.lower(): v for k, v in seeded.requests[0][2].items()}
+    fake.queue(r"/projects$", 200, body, {"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert provider(fake).names() == ["gzipped"]
+    headers = {k.lower(): v for k, v in fake.requests[0][2].items()}
     assert "gzip" in headers["accept-encoding"] and headers["user-agent"].startswith("triage/")
 
 
-def test_a_redirect_to_a_login_page_is_an_answer_that_is_not_json(seeded):
-    seeded.queue(r"/projects$", 302, b"<html><title>Sign in</title></html>", {"Location": "https://proxy.example/login"})
+def test_a_redirect_to_a_login_page_is_an_answer_that_is_not_json(fake):
+    fake.queue(r"/projects$", 302, b"<html><title>Sign in</title></html>", {"Location": "https://proxy.example/login"})
     with pytest.raises(CloudError) as e:
-        provider(seeded).names()
+        provider(fake).names()
     assert "is not JSON (HTTP 302, text/html, starting 'Sign in')" in e.value.message
-    assert len(seeded.requests) == 1  # not followed
+    assert len(fake.requests) == 1  # not followed
 
 
 @pytest.mark.parametrize("value", ["http://alice:pw-s3cret@proxy.internal:notaport", "socks5://alice:pw-s3cret@proxy.internal:1080",
                                    "http://alice:pw-s3cret@:3128"])
-def test_a_proxy_url_we_cannot_use_is_named_by_its_variable_never_by_its_password(seeded, value):
+def test_a_proxy_url_we_cannot_use_is_named_by_its_variable_never_by_its_password(fake, value):
     with pytest.raises(ConfigError) as e:
-        through(seeded, HTTPS_PROXY="", http_proxy=value).names()
+        through(fake, HTTPS_PROXY="", http_proxy=value).names()
     assert "$http_proxy is not a proxy URL" in e.value.message and "s3cret" not in e.value.message + e.value.hint
-    assert seeded.requests == []
+    assert fake.requests == []

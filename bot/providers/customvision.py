@@ -24,7 +24,7 @@ from bot.errors import CloudAuthError, CloudError, CloudNotFound, CloudThrottled
 from bot.failures import Failure, images_per_tag_lines
 from bot.redact import redact
 from bot.identifiers import check_text_name, check_uuid, did_you_mean, looks_like_uuid_attempt
-from bot.pool import Outcome, pmap, settle, together
+from bot.pool import Outcome, attempt, pmap, settle, together
 from bot.providers import http
 from bot.providers.findings import diagnose_lines, merge, playbook_match
 from bot.providers.retry import TIMEOUT_ATTEMPTS, Retry, RetryPolicy, body_summary, call_with_retry, parse_retry_after
@@ -473,14 +473,9 @@ class CustomVisionProvider:
         projects = selection.get()
         _remember(key, [p["id"] for p in projects])
         ahead = dict(early)
-
-        def attempt(project: dict[str, Any]) -> Outcome:
-            try:
-                return Outcome(self._read(project))
-            except Exception as e:  # raised below, in project order
-                return Outcome(error=e)
-
-        late = iter(pmap(attempt, [p for p in projects if p["id"] not in ahead], PROJECT_WORKERS))
+        # The projects new to the list, read now; their errors are raised below, in project order.
+        late = iter(pmap(lambda p: attempt(lambda: self._read(p)), [p for p in projects if p["id"] not in ahead],
+                         PROJECT_WORKERS))
         read = []
         for p in projects:
             if p["id"] in ahead:

@@ -19,12 +19,12 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Settings
-from bot.errors import CloudError, ConfigError, TriageError
+from bot.errors import ConfigError, TriageError
 from bot.redact import redact
 from bot.slack import listeners
 from bot.slack.access import Access
 from bot.slack.deps import Deps
-from bot.slack.webapi import REFUSED_TOKEN, api_error
+from bot.slack.webapi import startup_error
 from bot.store import Store, StoreError, open_store
 
 log = logging.getLogger("triage.slack")
@@ -199,19 +199,11 @@ def build_app(
 
 def check_slack(client: WebClient) -> None:
     """auth.test before serving: an unreachable Slack or a bad token is said plainly, naming Slack and the URL."""
-    url = client.base_url
     try:
         client.auth_test()
-    except SlackApiError as e:
-        error = api_error(e)
-        if error in REFUSED_TOKEN:
-            raise ConfigError(f"Slack at {url} refused SLACK_BOT_TOKEN: {error}",
-                              hint="copy the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page") from None
-        raise CloudError(f"Slack at {url} answered auth.test with {error}") from None
     except (OSError, SlackClientError) as e:
-        reason = getattr(e, "reason", None) or e
-        raise CloudError(f"cannot reach Slack at {url}: {reason}",
-                         hint="check the network or proxy; SLACK_API_URL overrides the Web API URL (for a local stand-in)") from None
+        raise startup_error(e, client.base_url, "auth.test", "SLACK_BOT_TOKEN",
+                            "copy the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page") from None
 
 
 def serve(settings: Settings, *, http: bool = False, host: str = "0.0.0.0", port: int = 3000, workers: int = 1,

@@ -17,11 +17,10 @@ import time
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode.websocket_client import SocketModeHandler
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackClientError
 from slack_sdk.socket_mode.websocket_client import SocketModeClient
 
-from bot.errors import CloudError, ConfigError
-from bot.slack.webapi import REFUSED_TOKEN, api_error
+from bot.slack.webapi import startup_error
 
 log = logging.getLogger("triage.slack")
 
@@ -76,18 +75,11 @@ class Handler(SocketModeHandler):
 def connect(app: App, app_token: str) -> Handler:
     """Open Socket Mode; a refused app token or an unreachable Slack is said plainly, naming Slack and the URL."""
     handler = Handler(app, app_token)
-    url = app.client.base_url
     try:  # the first apps.connections.open is ours: a refusal is one line, not the SDK's logged error
         handler.client.wss_uri = app.client.apps_connections_open(app_token=app_token)["url"]
-    except SlackApiError as e:
-        handler.close()
-        error = api_error(e)
-        if error in REFUSED_TOKEN:
-            raise ConfigError(f"Slack at {url} refused SLACK_APP_TOKEN: {error}",
-                              hint="create an app-level token with connections:write under Basic Information → App-Level Tokens") from None
-        raise CloudError(f"Slack at {url} answered apps.connections.open with {error}") from None
     except (OSError, SlackClientError) as e:
         handler.close()
-        raise CloudError(f"cannot reach Slack at {url}: {getattr(e, 'reason', None) or e}") from None
+        raise startup_error(e, app.client.base_url, "apps.connections.open", "SLACK_APP_TOKEN",
+                            "create an app-level token with connections:write under Basic Information → App-Level Tokens") from None
     handler.connect()  # the WebSocket opens on the client's own thread and reconnects from then on
     return handler

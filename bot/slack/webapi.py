@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.errors import CloudError, ConfigError, TriageError
+
 REFUSED_TOKEN = ("invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "not_allowed_token_type")
 
 
@@ -15,3 +17,15 @@ def api_error(e: SlackClientError) -> str:
     if isinstance(e.response.data, dict):
         return str(e.response.get("error"))
     return f"HTTP {e.response.status_code}"
+
+
+def startup_error(e: SlackClientError | OSError, url: str, method: str, token_var: str, token_hint: str) -> TriageError:
+    """A call made before serving (auth.test, apps.connections.open) that failed, as one named error:
+    a refused token names its variable, any other refusal the method, no answer the URL."""
+    if isinstance(e, SlackApiError):
+        error = api_error(e)
+        if error in REFUSED_TOKEN:
+            return ConfigError(f"Slack at {url} refused {token_var}: {error}", hint=token_hint)
+        return CloudError(f"Slack at {url} answered {method} with {error}")
+    return CloudError(f"cannot reach Slack at {url}: {getattr(e, 'reason', None) or e}",
+                      hint="check the network or proxy; SLACK_API_URL overrides the Web API URL (for a local stand-in)")
